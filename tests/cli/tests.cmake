@@ -1,0 +1,1 @@
+# CLI tests: ccm_shell_test(name script.sh)

@@ -1,0 +1,1 @@
+# unit tests: ccm_unit_test(name sources...)
