@@ -1,1 +1,2 @@
-# CLI tests: ccm_shell_test(name script.sh)
+# CLI tests: ccm_shell_test(name cli/script.sh) (paths relative to tests/)
+ccm_shell_test(cli_sgx cli/sgx.sh)

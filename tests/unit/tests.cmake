@@ -1,1 +1,2 @@
-# unit tests: ccm_unit_test(name sources...)
+# unit tests: ccm_unit_test(name unit/file.c ...) (paths relative to tests/)
+ccm_unit_test(test_sgx unit/test_sgx.c)
