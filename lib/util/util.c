@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "util.h"
 
 static ccm_code read_fd(int fd, const char *path, size_t max, uint8_t **out, size_t *len,
@@ -255,4 +257,55 @@ void util_unmap(const uint8_t *p, size_t len)
 {
 	if (len > 0)
 		munmap((void *)(uintptr_t)p, len);
+}
+
+char *util_b64_encode(const uint8_t *in, size_t len)
+{
+	size_t n = 4 * ((len + 2) / 3) + 1;
+	char *out = malloc(n);
+
+	if (out == NULL || len > INT32_MAX / 2) {
+		free(out);
+		return NULL;
+	}
+	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	return out;
+}
+
+ccm_code util_b64_decode(const char *in, size_t inlen, size_t max, uint8_t **out, size_t *outlen,
+                         const char *what, struct ccm_error *err)
+{
+	size_t pad = 0, n;
+	uint8_t *buf;
+	int w;
+
+	if (inlen % 4 != 0 || inlen / 4 * 3 > max + 2 || inlen > INT32_MAX / 2)
+		return ccm_fail(err, inlen / 4 * 3 > max + 2 ? CCM_E_LIMIT : CCM_E_INPUT,
+		                "%s: not base64 of at most %zu bytes", what, max);
+	for (size_t i = 0; i < inlen; i++) {
+		char c = in[i];
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		          (c >= '0' && c <= '9') || c == '+' || c == '/';
+		if (c == '=' && i >= inlen - 2 && (i == inlen - 1 || in[inlen - 1] == '='))
+			pad++;
+		else if (!ok)
+			return ccm_fail(err, CCM_E_INPUT, "%s: invalid base64 character at %zu",
+			                what, i);
+	}
+	buf = malloc(inlen / 4 * 3 + 1);
+	if (buf == NULL)
+		return ccm_fail(err, CCM_E_NOMEM, "%s: out of memory", what);
+	w = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)inlen);
+	if (w < 0 || (size_t)w < pad) {
+		free(buf);
+		return ccm_fail(err, CCM_E_INPUT, "%s: invalid base64", what);
+	}
+	n = (size_t)w - pad;
+	if (n > max) {
+		free(buf);
+		return ccm_fail(err, CCM_E_LIMIT, "%s: more than %zu bytes", what, max);
+	}
+	*out = buf;
+	*outlen = n;
+	return CCM_OK;
 }

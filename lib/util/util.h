@@ -84,4 +84,12 @@ bool util_is_zero(const uint8_t *p, size_t n);
 ccm_code util_map_file(const char *path, uint64_t max, const uint8_t **out, size_t *len,
                        struct ccm_error *err);
 void util_unmap(const uint8_t *p, size_t len);
+
+/* Base64 (RFC 4648, padded) through OpenSSL. util_b64_encode returns a
+ * malloc'ed NUL-terminated string; util_b64_decode a malloc'ed buffer,
+ * refusing anything that is not canonical padded base64 or longer than
+ * max decoded bytes. */
+char *util_b64_encode(const uint8_t *in, size_t len);
+ccm_code util_b64_decode(const char *in, size_t inlen, size_t max, uint8_t **out, size_t *outlen,
+                         const char *what, struct ccm_error *err);
 #endif

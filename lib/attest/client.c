@@ -1,0 +1,199 @@
+/*
+ * DESIGN: the runtime's side of attestation, usable from a statically
+ * linked binary in an image without libc: one HTTP POST to the node agent
+ * with libevent's HTTP client (libevent links statically with no further
+ * dependencies, unlike libcurl), the answer capped and parsed with jansson.
+ * The runtime makes its key in memory, builds the CSR and the report whose
+ * data binds that key, and gets back its certificate chain or the
+ * manager's refusal, which is returned word for word so the operator sees
+ * the policy check that failed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "ccm/attest.h"
+#include "util/util.h"
+
+#define CLIENT_MAX_RESPONSE (256 * 1024)
+
+struct exchange {
+	int status;
+	char *body;
+	size_t len;
+	bool over;
+	struct event_base *base;
+};
+
+static void on_done(struct evhttp_request *req, void *arg)
+{
+	struct exchange *x = arg;
+	struct evbuffer *in;
+	size_t n;
+
+	if (req == NULL) {
+		x->status = -1;
+		event_base_loopexit(x->base, NULL);
+		return;
+	}
+	x->status = evhttp_request_get_response_code(req);
+	in = evhttp_request_get_input_buffer(req);
+	n = evbuffer_get_length(in);
+	if (n > CLIENT_MAX_RESPONSE) {
+		x->over = true;
+	} else if ((x->body = malloc(n + 1)) != NULL) {
+		evbuffer_remove(in, x->body, n);
+		x->body[n] = '\0';
+		x->len = n;
+	}
+	event_base_loopexit(x->base, NULL);
+}
+
+/* POST body to url+path; *x filled with status and body. */
+static ccm_code http_post(const char *url, const char *path, const char *body, struct exchange *x,
+                          struct ccm_error *err)
+{
+	struct evhttp_uri *uri = evhttp_uri_parse(url);
+	struct evhttp_connection *conn = NULL;
+	struct evhttp_request *req;
+	const char *host = uri ? evhttp_uri_get_host(uri) : NULL;
+	int port = uri ? evhttp_uri_get_port(uri) : -1;
+	ccm_code rc = CCM_OK;
+
+	memset(x, 0, sizeof(*x));
+	if (host == NULL || uri == NULL || evhttp_uri_get_scheme(uri) == NULL ||
+	    strcmp(evhttp_uri_get_scheme(uri), "http") != 0) {
+		rc = ccm_fail(err, CCM_E_INPUT, "agent URL '%.100s': expected http://HOST:PORT",
+		              url);
+		goto fail;
+	}
+	x->base = event_base_new();
+	conn = x->base ? evhttp_connection_base_new(x->base, NULL, host,
+	                                            (uint16_t)(port > 0 ? port : 9092))
+	               : NULL;
+	req = conn ? evhttp_request_new(on_done, x) : NULL;
+	if (req == NULL) {
+		rc = ccm_fail(err, CCM_E_NOMEM, "agent: cannot set up the request");
+		goto fail;
+	}
+	evhttp_connection_set_timeout(conn, 60);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", host);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	                  "application/json");
+	evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
+	if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, path) != 0) {
+		rc = ccm_fail(err, CCM_E_IO, "agent %s: cannot send the request", url);
+		goto fail;
+	}
+	event_base_dispatch(x->base);
+	if (x->status <= 0)
+		rc = ccm_fail(err, CCM_E_IO, "agent %s: no answer (is ccm-agent running there?)",
+		              url);
+	else if (x->over)
+		rc = ccm_fail(err, CCM_E_LIMIT, "agent %s: answer larger than %d bytes", url,
+		              CLIENT_MAX_RESPONSE);
+fail:
+	if (conn != NULL)
+		evhttp_connection_free(conn);
+	if (x->base != NULL)
+		event_base_free(x->base);
+	x->base = NULL;
+	evhttp_uri_free(uri);
+	return rc;
+}
+
+static ccm_code refusal(json_t *resp, int status, struct ccm_error *err)
+{
+	json_t *e = json_object_get(resp, "error");
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *msg = json_string_value(json_object_get(e, "message"));
+
+	return ccm_fail(err, status == 403 ? CCM_E_VERIFY : CCM_E_IO,
+	                "certificate refused (HTTP %d): %s: %s", status, code ? code : "error",
+	                msg ? msg : "no reason given");
+}
+
+ccm_code ccm_attest_request(const char *agent_url, const uint8_t report[CCM_REPORT_BODY_SIZE],
+                            const char *csr_pem, const char *const *dns_names, size_t n_dns,
+                            char **cert_pem, char **chain_pem, struct ccm_error *err)
+{
+	char *b64 = util_b64_encode(report, CCM_REPORT_BODY_SIZE), *body = NULL;
+	json_t *req = json_pack("{s:s,s:s}", "report", b64 ? b64 : "", "csr", csr_pem);
+	json_t *names = json_array(), *resp = NULL;
+	struct exchange x;
+	ccm_code rc;
+
+	for (size_t i = 0; i < n_dns; i++)
+		json_array_append_new(names, json_string(dns_names[i]));
+	json_object_set_new(req, "dns_names", names);
+	body = json_dumps(req, JSON_COMPACT);
+	rc = body ? http_post(agent_url, "/v1/attest", body, &x, err)
+	          : ccm_fail(err, CCM_E_NOMEM, "out of memory");
+	if (rc == CCM_OK) {
+		resp = json_loadb(x.body ? x.body : "", x.len, 0, NULL);
+		if (x.status != 200 && x.status != 201)
+			rc = refusal(resp, x.status, err);
+		else if (!json_is_string(json_object_get(resp, "certificate")))
+			rc = ccm_fail(err, CCM_E_INPUT, "agent: the answer holds no certificate");
+	}
+	if (rc == CCM_OK) {
+		*cert_pem = strdup(json_string_value(json_object_get(resp, "certificate")));
+		*chain_pem = strdup(json_string_value(json_object_get(resp, "chain")) ?: "");
+	}
+	free(x.body);
+	json_decref(resp);
+	json_decref(req);
+	free(body);
+	free(b64);
+	return rc;
+}
+
+ccm_code ccm_attest_keygen(const char *type, EVP_PKEY **out, struct ccm_error *err)
+{
+	if (type == NULL || strcmp(type, "ec-p256") == 0 || strcmp(type, "EC") == 0)
+		*out = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	else if (strcmp(type, "rsa-2048") == 0)
+		*out = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	else if (strcmp(type, "rsa-3072") == 0)
+		*out = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+	else
+		return ccm_fail(err, CCM_E_INPUT,
+		                "key type '%.40s': expected ec-p256, rsa-2048 or rsa-3072", type);
+	if (*out == NULL)
+		return ccm_fail(err, CCM_E_CRYPTO, "key generation (%s) failed", type);
+	return CCM_OK;
+}
+
+ccm_code ccm_attest_csr(EVP_PKEY *key, const char *cn, char **pem, struct ccm_error *err)
+{
+	X509_REQ *req = X509_REQ_new();
+	BIO *bio = BIO_new(BIO_s_mem());
+	ccm_code rc = CCM_OK;
+	char *data = NULL;
+	long n;
+
+	if (req == NULL || bio == NULL || !X509_REQ_set_pubkey(req, key) ||
+	    !X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
+	                                (const unsigned char *)(cn ? cn : "enclave"), -1, -1, 0) ||
+	    !X509_REQ_sign(req, key, EVP_sha256()) || !PEM_write_bio_X509_REQ(bio, req)) {
+		rc = ccm_fail(err, CCM_E_CRYPTO, "CSR: cannot build or sign");
+		goto fail;
+	}
+	n = BIO_get_mem_data(bio, &data);
+	*pem = strndup(data, (size_t)n);
+	if (*pem == NULL)
+		rc = ccm_fail(err, CCM_E_NOMEM, "CSR: out of memory");
+fail:
+	BIO_free(bio);
+	X509_REQ_free(req);
+	return rc;
+}

@@ -1,0 +1,94 @@
+/*
+ * DESIGN: the node agent is two loops. The main thread runs libevent: the
+ * local HTTP API on port 9092 that runtimes on this node talk to. A manager
+ * thread owns every conversation with ccmd (enrollment, heartbeats,
+ * renewal) so a slow or absent manager never stalls a local request; and a
+ * small pool of workers turns local attest requests into manager calls,
+ * each with its own keep-alive mTLS connection, handing the answer back to
+ * the event loop with event_base_once. The node identity (key, certificate)
+ * is read-mostly and guarded by one mutex; the key never leaves the process.
+ */
+#ifndef CCM_AGENT_H
+#define CCM_AGENT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <openssl/types.h>
+
+#include "ccm/ccm.h"
+
+#define AGENT_DEFAULT_PORT 9092
+#define AGENT_MAX_LABELS 64
+#define AGENT_MAX_BODY (64 * 1024)
+#define AGENT_WORKERS 8
+
+struct agent_config {
+	const char *manager_url;
+	const char *cacert;
+	const char *join_token;
+	const char *data_dir;
+	const char *name;
+	char listen_addr[64];
+	uint16_t port;
+	const char *labels[AGENT_MAX_LABELS];
+	size_t nlabels;
+	bool once; /* enroll, one heartbeat, exit (for scripts and tests) */
+};
+
+struct agent_job;
+
+struct agent {
+	struct agent_config cfg;
+	pthread_mutex_t lock;
+	EVP_PKEY *key;   /* node key, EC P-256 */
+	char *cert_pem;  /* node certificate */
+	char *chain_pem; /* account CA chain */
+	char node_id[64];
+	bool test_only;
+	bool enrolled;
+	int interval_s;     /* heartbeat interval given by the manager */
+	int renew_before_s; /* renew when the certificate expires sooner */
+	json_t *sysinfo;
+	struct event_base *base;
+	struct evhttp *http;
+	volatile int stopping;
+	/* worker pool */
+	pthread_t workers[AGENT_WORKERS];
+	pthread_cond_t cond;
+	struct agent_job *queue_head, *queue_tail;
+	pthread_t manager_thread;
+};
+
+/* platform.c: what this machine offers, reported honestly. */
+json_t *platform_detect(void);
+bool platform_has_sgx(const json_t *sysinfo);
+
+/* identity.c: node key, CSR and certificate under the data directory. */
+ccm_code identity_load(struct agent *a, struct ccm_error *err);
+ccm_code identity_store(struct agent *a, const char *cert, const char *chain, const char *node_id,
+                        bool test_only, struct ccm_error *err);
+/* Seconds until the node certificate expires (negative when expired). */
+long identity_cert_remaining(struct agent *a);
+
+/* mgr.c: calls to ccmd. status is the HTTP status; *resp a new reference. */
+struct mgr_conn;
+struct mgr_conn *mgr_conn_new(struct agent *a);
+void mgr_conn_free(struct mgr_conn *c);
+ccm_code mgr_call(struct mgr_conn *c, const char *method, const char *path, json_t *body, bool mtls,
+                  long *status, json_t **resp, struct ccm_error *err);
+ccm_code mgr_enroll(struct agent *a, struct ccm_error *err);
+void *mgr_thread_main(void *arg);
+
+/* local.c: the local API. */
+ccm_code local_start(struct agent *a, struct ccm_error *err);
+void local_stop(struct agent *a);
+
+/* Log one JSON line on stderr. */
+void agent_log(const char *level, const char *msg, const char *detail);
+
+#endif

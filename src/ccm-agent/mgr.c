@@ -1,0 +1,327 @@
+/*
+ * DESIGN: every call to ccmd goes through mgr_call: HTTPS with the manager's
+ * CA pinned (--cacert), a response cap, JSON in and out, and, once
+ * enrolled, the node certificate as the client identity (mTLS). Each thread
+ * keeps its own connection (curl handles are not shared) so keep-alive
+ * works. The manager thread enrolls, then heartbeats at the interval the
+ * manager sets, renews the certificate before expiry, and backs off while
+ * the manager is unreachable: local runtimes keep being served meanwhile.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+
+#include "agent.h"
+#include "ccm/attest.h"
+
+#define MGR_MAX_RESPONSE (1u << 20)
+
+struct mgr_conn {
+	struct agent *a;
+	CURL *curl;
+	char *key_pem; /* the node key as PEM, for curl; wiped on free */
+	size_t key_len;
+};
+
+struct membuf {
+	char *p;
+	size_t n;
+	bool over;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct membuf *b = ud;
+	size_t n = size * nmemb;
+	char *np;
+
+	if (b->n + n > MGR_MAX_RESPONSE) {
+		b->over = true;
+		return 0;
+	}
+	np = realloc(b->p, b->n + n + 1);
+	if (np == NULL)
+		return 0;
+	b->p = np;
+	memcpy(b->p + b->n, ptr, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+	return n;
+}
+
+static void key_pem(struct mgr_conn *c)
+{
+	BIO *bio = BIO_new(BIO_s_secmem());
+	char *data = NULL;
+	long n;
+
+	if (bio == NULL || !PEM_write_bio_PrivateKey(bio, c->a->key, NULL, NULL, 0, NULL, NULL)) {
+		BIO_free(bio);
+		return;
+	}
+	n = BIO_get_mem_data(bio, &data);
+	c->key_pem = OPENSSL_secure_malloc((size_t)n + 1);
+	if (c->key_pem != NULL) {
+		memcpy(c->key_pem, data, (size_t)n);
+		c->key_pem[n] = '\0';
+		c->key_len = (size_t)n;
+	}
+	BIO_free(bio);
+}
+
+struct mgr_conn *mgr_conn_new(struct agent *a)
+{
+	struct mgr_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->a = a;
+	c->curl = curl_easy_init();
+	key_pem(c);
+	if (c->curl == NULL || c->key_pem == NULL) {
+		mgr_conn_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void mgr_conn_free(struct mgr_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->curl != NULL)
+		curl_easy_cleanup(c->curl);
+	if (c->key_pem != NULL)
+		OPENSSL_secure_clear_free(c->key_pem, c->key_len + 1);
+	free(c);
+}
+
+static void set_mtls(struct mgr_conn *c, char **cert_copy)
+{
+	struct curl_blob cert, key;
+
+	pthread_mutex_lock(&c->a->lock);
+	*cert_copy = c->a->cert_pem ? strdup(c->a->cert_pem) : NULL;
+	pthread_mutex_unlock(&c->a->lock);
+	if (*cert_copy == NULL)
+		return;
+	cert.data = *cert_copy;
+	cert.len = strlen(*cert_copy);
+	cert.flags = CURL_BLOB_COPY;
+	key.data = c->key_pem;
+	key.len = c->key_len;
+	key.flags = CURL_BLOB_COPY;
+	curl_easy_setopt(c->curl, CURLOPT_SSLCERT_BLOB, &cert);
+	curl_easy_setopt(c->curl, CURLOPT_SSLCERTTYPE, "PEM");
+	curl_easy_setopt(c->curl, CURLOPT_SSLKEY_BLOB, &key);
+	curl_easy_setopt(c->curl, CURLOPT_SSLKEYTYPE, "PEM");
+}
+
+static ccm_code parse_response(struct membuf *b, json_t **resp, struct ccm_error *err)
+{
+	json_error_t je;
+
+	*resp = NULL;
+	if (b->n == 0)
+		return CCM_OK;
+	*resp = json_loadb(b->p, b->n, JSON_REJECT_DUPLICATES, &je);
+	if (*resp == NULL)
+		return ccm_fail(err, CCM_E_INPUT, "manager: response is not JSON: %s", je.text);
+	return CCM_OK;
+}
+
+ccm_code mgr_call(struct mgr_conn *c, const char *method, const char *path, json_t *body, bool mtls,
+                  long *status, json_t **resp, struct ccm_error *err)
+{
+	char url[2048], *payload = NULL, *cert = NULL;
+	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	struct membuf b = {0};
+	CURLcode cc;
+	ccm_code rc = CCM_OK;
+
+	snprintf(url, sizeof(url), "%s%s", c->a->cfg.manager_url, path);
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->a->cfg.cacert);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https");
+	if (body != NULL) {
+		payload = json_dumps(body, JSON_COMPACT);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, payload);
+	}
+	if (mtls)
+		set_mtls(c, &cert);
+	cc = curl_easy_perform(c->curl);
+	if (cc != CURLE_OK)
+		rc = ccm_fail(err, CCM_E_IO, "manager %s: %s", url,
+		              b.over ? "response too large" : curl_easy_strerror(cc));
+	else
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+	if (rc == CCM_OK)
+		rc = parse_response(&b, resp, err);
+	curl_slist_free_all(hdr);
+	free(payload);
+	free(cert);
+	free(b.p);
+	return rc;
+}
+
+/* "code: message" of an API error body, for logs and refusals. */
+static void api_error(json_t *resp, long status, struct ccm_error *err, const char *what)
+{
+	json_t *e = json_object_get(resp, "error");
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *msg = json_string_value(json_object_get(e, "message"));
+
+	ccm_fail(err, status == 401 || status == 403 ? CCM_E_AUTH : CCM_E_VERIFY,
+	         "%s refused (HTTP %ld): %s: %s", what, status, code ? code : "error",
+	         msg ? msg : "no message");
+}
+
+ccm_code mgr_enroll(struct agent *a, struct ccm_error *err)
+{
+	struct mgr_conn *c = mgr_conn_new(a);
+	json_t *body = NULL, *resp = NULL, *node;
+	char *csr = NULL;
+	long status = 0;
+	ccm_code rc;
+
+	if (c == NULL)
+		return ccm_fail(err, CCM_E_NOMEM, "enroll: cannot set up a connection");
+	if (a->cfg.join_token == NULL) {
+		rc = ccm_fail(err, CCM_E_USAGE, "enroll: not enrolled and no --join-token given");
+		goto fail;
+	}
+	if ((rc = ccm_attest_csr(a->key, a->cfg.name, &csr, err)) != CCM_OK)
+		goto fail;
+	/* No hardware quote: this machine cannot make one (see platform.c). */
+	body = json_pack("{s:s,s:s,s:s,s:O}", "join_token", a->cfg.join_token, "name", a->cfg.name,
+	                 "csr", csr, "sys_info", a->sysinfo);
+	if ((rc = mgr_call(c, "POST", "/v1/nodes/enroll", body, false, &status, &resp, err)) !=
+	    CCM_OK)
+		goto fail;
+	if (status != 201 && status != 200) {
+		api_error(resp, status, err, "enrollment");
+		rc = err->code;
+		goto fail;
+	}
+	node = json_object_get(resp, "node");
+	if (!json_is_string(json_object_get(resp, "certificate")) ||
+	    !json_is_string(json_object_get(resp, "ca_chain")) ||
+	    !json_is_string(json_object_get(node, "id"))) {
+		rc = ccm_fail(err, CCM_E_INPUT,
+		              "enrollment: the manager's answer lacks the certificate");
+		goto fail;
+	}
+	rc = identity_store(a, json_string_value(json_object_get(resp, "certificate")),
+	                    json_string_value(json_object_get(resp, "ca_chain")),
+	                    json_string_value(json_object_get(node, "id")),
+	                    json_is_true(json_object_get(node, "test_only")), err);
+fail:
+	free(csr);
+	json_decref(body);
+	json_decref(resp);
+	mgr_conn_free(c);
+	return rc;
+}
+
+static void apply_intervals(struct agent *a, json_t *resp)
+{
+	json_int_t iv = json_integer_value(json_object_get(resp, "interval_s"));
+	json_int_t rb = json_integer_value(json_object_get(resp, "renew_before_s"));
+
+	if (iv >= 1 && iv <= 3600)
+		a->interval_s = (int)iv;
+	if (rb >= 60)
+		a->renew_before_s = (int)rb;
+}
+
+static ccm_code renew(struct agent *a, struct mgr_conn *c, struct ccm_error *err)
+{
+	json_t *body, *resp = NULL;
+	char *csr = NULL;
+	long status = 0;
+	ccm_code rc = ccm_attest_csr(a->key, a->cfg.name, &csr, err);
+
+	if (rc != CCM_OK)
+		return rc;
+	body = json_pack("{s:s}", "csr", csr);
+	rc = mgr_call(c, "POST", "/v1/node/renew", body, true, &status, &resp, err);
+	if (rc == CCM_OK && status != 200) {
+		api_error(resp, status, err, "renewal");
+		rc = err->code;
+	}
+	if (rc == CCM_OK)
+		rc = identity_store(a,
+		                    json_string_value(json_object_get(resp, "certificate")) ?: "",
+		                    json_string_value(json_object_get(resp, "ca_chain")) ?: "",
+		                    a->node_id, a->test_only, err);
+	free(csr);
+	json_decref(body);
+	json_decref(resp);
+	return rc;
+}
+
+static ccm_code heartbeat(struct agent *a, struct mgr_conn *c, struct ccm_error *err)
+{
+	double load[3] = {0};
+	json_t *body, *resp = NULL;
+	long status = 0;
+	ccm_code rc;
+
+	getloadavg(load, 3);
+	body = json_pack("{s:[f,f,f],s:[]}", "load", load[0], load[1], load[2], "apps");
+	rc = mgr_call(c, "POST", "/v1/node/status", body, true, &status, &resp, err);
+	if (rc == CCM_OK && status != 200) {
+		api_error(resp, status, err, "heartbeat");
+		rc = err->code;
+	}
+	if (rc == CCM_OK)
+		apply_intervals(a, resp);
+	json_decref(body);
+	json_decref(resp);
+	if (rc == CCM_OK && identity_cert_remaining(a) < a->renew_before_s)
+		rc = renew(a, c, err);
+	return rc;
+}
+
+static void nap(struct agent *a, int seconds)
+{
+	for (int i = 0; i < seconds * 10 && !a->stopping; i++)
+		usleep(100000);
+}
+
+void *mgr_thread_main(void *arg)
+{
+	struct agent *a = arg;
+	struct mgr_conn *c = mgr_conn_new(a);
+	struct ccm_error err;
+	int backoff = 1;
+
+	while (!a->stopping && c != NULL) {
+		ccm_code rc = a->enrolled ? heartbeat(a, c, &err) : mgr_enroll(a, &err);
+		if (rc == CCM_OK) {
+			backoff = 1;
+			nap(a, a->interval_s);
+			continue;
+		}
+		agent_log("warn", a->enrolled ? "heartbeat failed" : "enrollment failed", err.msg);
+		if (rc == CCM_E_AUTH && a->enrolled) /* deactivated: stop calling */
+			break;
+		nap(a, backoff);
+		backoff = backoff < 60 ? backoff * 2 : 60;
+	}
+	mgr_conn_free(c);
+	return NULL;
+}

@@ -1,0 +1,258 @@
+/*
+ * DESIGN: every profile is issued, then read back with OpenSSL's own
+ * parsers (not ours): signature by the CA, key usages, names, and the two
+ * ccm extensions decoded from DER. CSR refusals name the weakness.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ccm/cert.h"
+#include "pki/pki.h"
+
+static X509 *ca;
+static EVP_PKEY *ca_key;
+
+static char *csr_pem(EVP_PKEY *k)
+{
+	X509_REQ *r = X509_REQ_new();
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data, *out;
+	long n;
+
+	X509_REQ_set_pubkey(r, k);
+	X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(r), "CN", MBSTRING_ASC,
+	                           (const unsigned char *)"req", -1, -1, 0);
+	X509_REQ_sign(r, k, EVP_PKEY_is_a(k, "ED25519") ? NULL : EVP_sha256());
+	PEM_write_bio_X509_REQ(b, r);
+	n = BIO_get_mem_data(b, &data);
+	out = strndup(data, (size_t)n);
+	BIO_free(b);
+	X509_REQ_free(r);
+	return out;
+}
+
+static int setup(void **state)
+{
+	struct ccm_error err;
+
+	(void)state;
+	return pki_ca_create("test CA", 30, &ca_key, &ca, &err) == CCM_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	X509_free(ca);
+	EVP_PKEY_free(ca_key);
+	return 0;
+}
+
+static void expect_csr_fail(EVP_PKEY *k, const char *want)
+{
+	struct ccm_error err;
+	X509_REQ *r = NULL;
+	uint8_t h[32];
+	char *pem = csr_pem(k);
+
+	assert_int_not_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
+	if (strstr(err.msg, want) == NULL)
+		fail_msg("'%s' lacks '%s'", err.msg, want);
+	free(pem);
+	EVP_PKEY_free(k);
+}
+
+static void test_csr(void **state)
+{
+	struct ccm_error err;
+	X509_REQ *r = NULL;
+	uint8_t h[32], want[32];
+	unsigned char *der = NULL;
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	char *pem = csr_pem(k);
+	int n;
+
+	(void)state;
+	assert_int_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
+	n = i2d_PUBKEY(k, &der);
+	EVP_Digest(der, (size_t)n, want, NULL, EVP_sha256(), NULL);
+	assert_memory_equal(h, want, 32);
+	OPENSSL_free(der);
+	X509_REQ_free(r);
+	/* A changed byte in the body breaks the self-signature. */
+	char *p = strstr(pem, "\n") + 30;
+	*p = *p == 'A' ? 'B' : 'A';
+	assert_int_not_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
+	free(pem);
+	EVP_PKEY_free(k);
+	expect_csr_fail(EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024),
+	                "weak or unsupported key: RSA-1024");
+	expect_csr_fail(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp521r1"), "EC curve secp521r1");
+	expect_csr_fail(EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), "not supported");
+	assert_int_equal(ccm_csr_parse("junk", 4, &r, h, &err), CCM_E_INPUT);
+	assert_int_equal(ccm_csr_parse("junk", 20000, &r, h, &err), CCM_E_LIMIT);
+}
+
+static bool has_eku(X509 *x, int nid)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+	bool found = false;
+
+	for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku); i++)
+		found |= OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == nid;
+	EXTENDED_KEY_USAGE_free(eku);
+	return found;
+}
+
+static bool has_san(X509 *x, int type, const char *v)
+{
+	GENERAL_NAMES *g = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	bool found = false;
+
+	for (int i = 0; g && i < sk_GENERAL_NAME_num(g); i++) {
+		GENERAL_NAME *n = sk_GENERAL_NAME_value(g, i);
+		int t;
+		ASN1_STRING *s = GENERAL_NAME_get0_value(n, &t);
+		found |= t == type && strcmp((const char *)ASN1_STRING_get0_data(s), v) == 0;
+	}
+	GENERAL_NAMES_free(g);
+	return found;
+}
+
+static void test_node(void **state)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	char *pem = csr_pem(k);
+	struct ccm_cert_node p = {.account_id = 4, .node_id = 9, .node_name = "n1", .days = 30};
+	struct ccm_error err;
+	X509_REQ *r;
+	X509 *x;
+	uint8_t h[32];
+
+	(void)state;
+	assert_int_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
+	assert_int_equal(ccm_cert_issue_node(ca, ca_key, r, &p, &x, &err), CCM_OK);
+	assert_int_equal(X509_verify(x, ca_key), 1);
+	assert_true(has_eku(x, NID_client_auth));
+	assert_false(has_eku(x, NID_server_auth));
+	assert_true(has_san(x, GEN_URI, "spiffe://ccm/account/4/node/9"));
+	assert_int_equal(X509_check_ca(x), 0);
+	p.days = 0;
+	X509 *y = NULL;
+	assert_int_equal(ccm_cert_issue_node(ca, ca_key, r, &p, &y, &err), CCM_E_RANGE);
+	X509_free(x);
+	X509_REQ_free(r);
+	free(pem);
+	EVP_PKEY_free(k);
+}
+
+static void test_app(void **state)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	char *pem = csr_pem(k);
+	static const char *const names[] = {"app.example.com", "www.example.com"};
+	static const uint8_t quote[] = "CCM SIMULATED quote bytes";
+	struct ccm_cert_app p = {.account_id = 4,
+	                         .app_id = 5,
+	                         .build_id = 6,
+	                         .subject = "CN=app.example.com,O=Example,C=DE",
+	                         .dns_names = names,
+	                         .n_dns_names = 2,
+	                         .days = 7,
+	                         .evidence = quote,
+	                         .evidence_len = sizeof(quote)};
+	struct ccm_cert_identity id;
+	struct ccm_error err;
+	X509_REQ *r;
+	X509 *x;
+	uint8_t h[32], *ev = NULL;
+	size_t evlen = 0;
+	int64_t tag = 0;
+
+	(void)state;
+	memset(p.identity.mrenclave, 0xaa, 32);
+	memset(p.identity.mrsigner, 0xbb, 32);
+	p.identity.isvprodid = 1;
+	p.identity.isvsvn = 300;
+	p.identity.simulated = true;
+	assert_int_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
+	assert_int_equal(ccm_cert_issue_app(ca, ca_key, r, &p, &x, &err), CCM_OK);
+	assert_int_equal(X509_verify(x, ca_key), 1);
+	assert_true(has_eku(x, NID_server_auth));
+	assert_true(has_san(x, GEN_DNS, "www.example.com"));
+	assert_true(has_san(x, GEN_URI, "spiffe://ccm/account/4/app/5/build/6"));
+	assert_int_equal(ccm_cert_identity_get(x, &id, &err), CCM_OK);
+	assert_memory_equal(id.mrenclave, p.identity.mrenclave, 32);
+	assert_int_equal(id.isvsvn, 300);
+	assert_true(id.simulated);
+	assert_false(id.debug);
+	assert_int_equal(ccm_cert_evidence_get(x, &tag, &ev, &evlen, &err), CCM_OK);
+	assert_int_equal(tag, CCM_EVIDENCE_TAG_SIMULATED);
+	assert_int_equal(evlen, sizeof(quote));
+	assert_memory_equal(ev, quote, evlen);
+	OPENSSL_free(ev);
+	X509_free(x);
+	/* Bad names and subjects are refused. */
+	static const char *const bad[] = {"bad_name.example.com"};
+	p.dns_names = bad;
+	p.n_dns_names = 1;
+	assert_int_equal(ccm_cert_issue_app(ca, ca_key, r, &p, &x, &err), CCM_E_INPUT);
+	p.n_dns_names = 0;
+	p.subject = "CN=a,XX=b";
+	assert_int_equal(ccm_cert_issue_app(ca, ca_key, r, &p, &x, &err), CCM_E_INPUT);
+	assert_non_null(strstr(err.msg, "XX"));
+	p.subject = "CN";
+	assert_int_equal(ccm_cert_issue_app(ca, ca_key, r, &p, &x, &err), CCM_E_INPUT);
+	X509_REQ_free(r);
+	free(pem);
+	EVP_PKEY_free(k);
+}
+
+static void test_crl(void **state)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	char *pem = csr_pem(k), serial[80];
+	struct ccm_cert_node p = {.account_id = 1, .node_id = 2, .node_name = "n", .days = 1};
+	struct ccm_crl_entry e;
+	struct ccm_error err;
+	X509_REVOKED *rev = NULL;
+	X509_CRL *crl;
+	X509_REQ *r;
+	X509 *x;
+	uint8_t h[32];
+
+	(void)state;
+	assert_int_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
+	assert_int_equal(ccm_cert_issue_node(ca, ca_key, r, &p, &x, &err), CCM_OK);
+	assert_int_equal(ccm_cert_serial_hex(x, serial, sizeof(serial), &err), CCM_OK);
+	e.serial_hex = serial;
+	e.revoked_at = 1700000000;
+	assert_int_equal(ccm_crl_build(ca, ca_key, &e, 1, 0, 7, &crl, &err), CCM_OK);
+	assert_int_equal(X509_CRL_verify(crl, ca_key), 1);
+	assert_int_equal(X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(x)), 1);
+	X509_CRL_free(crl);
+	X509_free(x);
+	X509_REQ_free(r);
+	free(pem);
+	EVP_PKEY_free(k);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_csr),
+	        cmocka_unit_test(test_node),
+	        cmocka_unit_test(test_app),
+	        cmocka_unit_test(test_crl),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
