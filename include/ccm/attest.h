@@ -41,15 +41,11 @@
 extern "C" {
 #endif
 
-#define CCM_REPORT_BODY_SIZE 384u
+#define CCM_REPORT_BODY_SIZE CCM_QUOTE_REPORT_SIZE
 #define CCM_SIMQ_COVERED 448u     /* bytes the signature covers */
 #define CCM_SIMQ_SIGNED_SIZE 450u /* header including the length */
 #define CCM_SIMQ_SIZE_MAX (CCM_SIMQ_SIGNED_SIZE + 80u)
 #define CCM_SIMQ_FLAG_SIMULATED 1u
-
-/* The 384-byte SGX report body, both ways. */
-void ccm_report_encode(const struct ccm_quote_report *r, uint8_t out[CCM_REPORT_BODY_SIZE]);
-void ccm_report_decode(const uint8_t in[CCM_REPORT_BODY_SIZE], struct ccm_quote_report *r);
 
 /* The report an SGX CPU would give an enclave launched from this
  * SIGSTRUCT with this MRENCLAVE: MRSIGNER = SHA-256(modulus), ATTRIBUTES

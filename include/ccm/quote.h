@@ -73,6 +73,12 @@ struct ccm_quote_td_report {
 	uint8_t mr_servicetd[48]; /* TD report 1.5 only */
 };
 
+#define CCM_QUOTE_REPORT_SIZE 384u
+
+/* The 384-byte SGX report body (Intel sgx_report_body_t), both ways. */
+void ccm_quote_report_decode(const uint8_t *in, struct ccm_quote_report *r);
+void ccm_quote_report_encode(const struct ccm_quote_report *r, uint8_t *out);
+
 /* A parsed quote. All pointers point into raw, which the quote owns. */
 struct ccm_quote {
 	uint8_t *raw;

@@ -13,40 +13,6 @@
 #include "ccm/attest.h"
 #include "util/util.h"
 
-void ccm_report_encode(const struct ccm_quote_report *r, uint8_t out[CCM_REPORT_BODY_SIZE])
-{
-	memset(out, 0, CCM_REPORT_BODY_SIZE);
-	memcpy(out + 0, r->cpusvn, 16);
-	memcpy(out + 16, r->miscselect, 4);
-	memcpy(out + 32, r->isvextprodid, 16);
-	memcpy(out + 48, r->attributes, 16);
-	memcpy(out + 64, r->mrenclave, 32);
-	memcpy(out + 128, r->mrsigner, 32);
-	memcpy(out + 192, r->configid, 64);
-	util_put_le16(out + 256, r->isvprodid);
-	util_put_le16(out + 258, r->isvsvn);
-	util_put_le16(out + 260, r->configsvn);
-	memcpy(out + 304, r->isvfamilyid, 16);
-	memcpy(out + 320, r->reportdata, 64);
-}
-
-void ccm_report_decode(const uint8_t in[CCM_REPORT_BODY_SIZE], struct ccm_quote_report *r)
-{
-	memset(r, 0, sizeof(*r));
-	memcpy(r->cpusvn, in + 0, 16);
-	memcpy(r->miscselect, in + 16, 4);
-	memcpy(r->isvextprodid, in + 32, 16);
-	memcpy(r->attributes, in + 48, 16);
-	memcpy(r->mrenclave, in + 64, 32);
-	memcpy(r->mrsigner, in + 128, 32);
-	memcpy(r->configid, in + 192, 64);
-	r->isvprodid = util_le16(in + 256);
-	r->isvsvn = util_le16(in + 258);
-	r->configsvn = util_le16(in + 260);
-	memcpy(r->isvfamilyid, in + 304, 16);
-	memcpy(r->reportdata, in + 320, 64);
-}
-
 ccm_code ccm_report_from_sigstruct(const struct ccm_sgx_sigstruct *s, const uint8_t mrenclave[32],
                                    const uint8_t report_data[64], struct ccm_quote_report *out,
                                    struct ccm_error *err)

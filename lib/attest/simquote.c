@@ -98,7 +98,7 @@ ccm_code ccm_simquote_parse(const uint8_t *buf, size_t len, struct ccm_simquote 
 	out->issued_at = (int64_t)util_le64(buf + 24);
 	memcpy(out->node_cert_sha256, buf + 32, 32);
 	memcpy(out->report_raw, buf + 64, CCM_REPORT_BODY_SIZE);
-	ccm_report_decode(out->report_raw, &out->report);
+	ccm_quote_report_decode(out->report_raw, &out->report);
 	return CCM_OK;
 }
 

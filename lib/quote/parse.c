@@ -55,8 +55,9 @@ static ccm_code parse_u32(struct cursor *c, const char *field, uint32_t *v, stru
 	return rc;
 }
 
-static void parse_report(const uint8_t *p, struct ccm_quote_report *r)
+void ccm_quote_report_decode(const uint8_t *p, struct ccm_quote_report *r)
 {
+	memset(r, 0, sizeof(*r));
 	memcpy(r->cpusvn, p, 16);
 	memcpy(r->miscselect, p + 16, 4);
 	memcpy(r->isvextprodid, p + 32, 16);
@@ -69,6 +70,23 @@ static void parse_report(const uint8_t *p, struct ccm_quote_report *r)
 	r->configsvn = util_le16(p + 260);
 	memcpy(r->isvfamilyid, p + 304, 16);
 	memcpy(r->reportdata, p + 320, 64);
+}
+
+void ccm_quote_report_encode(const struct ccm_quote_report *r, uint8_t *out)
+{
+	memset(out, 0, CCM_QUOTE_REPORT_SIZE);
+	memcpy(out, r->cpusvn, 16);
+	memcpy(out + 16, r->miscselect, 4);
+	memcpy(out + 32, r->isvextprodid, 16);
+	memcpy(out + 48, r->attributes, 16);
+	memcpy(out + 64, r->mrenclave, 32);
+	memcpy(out + 128, r->mrsigner, 32);
+	memcpy(out + 192, r->configid, 64);
+	util_put_le16(out + 256, r->isvprodid);
+	util_put_le16(out + 258, r->isvsvn);
+	util_put_le16(out + 260, r->configsvn);
+	memcpy(out + 304, r->isvfamilyid, 16);
+	memcpy(out + 320, r->reportdata, 64);
 }
 
 static void parse_td_report(const uint8_t *p, bool v15, struct ccm_quote_td_report *t)
@@ -182,7 +200,7 @@ static ccm_code parse_body(struct cursor *c, struct ccm_quote *q, struct ccm_err
 	if (rc != CCM_OK)
 		return rc;
 	if (q->body_type == CCM_QUOTE_BODY_SGX)
-		parse_report(p, &q->sgx);
+		ccm_quote_report_decode(p, &q->sgx);
 	else
 		parse_td_report(p, q->body_type == CCM_QUOTE_BODY_TD15, &q->td);
 	q->signed_len = c->off;
@@ -203,7 +221,7 @@ static ccm_code parse_qe_part(struct cursor *c, struct ccm_quote *q, struct ccm_
 	    (rc = parse_u16(c, "qe auth data size", &q->qe_auth_len, err)) != CCM_OK ||
 	    (rc = parse_take(c, q->qe_auth_len, "qe auth data", &q->qe_auth, err)) != CCM_OK)
 		return rc;
-	parse_report(q->qe_report_raw, &q->qe_report);
+	ccm_quote_report_decode(q->qe_report_raw, &q->qe_report);
 	at = c->off;
 	if ((rc = parse_u16(c, "certification data type", &q->cert_type, err)) != CCM_OK)
 		return rc;

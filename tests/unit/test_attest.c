@@ -68,10 +68,10 @@ static void test_report(void **state)
 	assert_memory_equal(r.mrsigner, mrs, 32);
 	assert_int_equal(r.isvprodid, 65535);
 	assert_int_equal(r.attributes[0], CCM_SGX_FLAG_MODE64BIT | CCM_SGX_FLAG_INIT);
-	ccm_report_encode(&r, raw);
+	ccm_quote_report_encode(&r, raw);
 	assert_memory_equal(raw + 320, rd, 64);
 	assert_int_equal(raw[256], 0xff);
-	ccm_report_decode(raw, &back);
+	ccm_quote_report_decode(raw, &back);
 	assert_memory_equal(&back, &r, sizeof(r));
 	EVP_PKEY_free(k);
 }
