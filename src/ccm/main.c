@@ -12,8 +12,8 @@
 #include "util/util.h"
 
 static const struct cmd_entry *const cmd_groups[] = {
-        cmd_sgx_entries,
-        cmd_bench_entries,
+        cmd_sgx_entries,     cmd_image_entries, cmd_bench_entries,
+        cmd_manager_entries, cmd_quote_entries, cmd_bench_quote_entries,
 };
 #define NGROUPS (sizeof(cmd_groups) / sizeof(cmd_groups[0]))
 
@@ -146,7 +146,7 @@ static void print_cmd_help(FILE *f, const struct cmd_entry *e)
 
 static void print_main_help(FILE *f)
 {
-	fprintf(f, "usage: ccm [--version] [--help] COMMAND [ARGS...]\n\n"
+	fprintf(f, "usage: ccm [--version] [--help] [--server URL --cacert F] COMMAND [ARGS...]\n\n"
 	           "ccm is the command-line tool of the ccm confidential computing manager.\n"
 	           "Offline tools measure and sign SGX enclaves; manager commands talk to ccmd.\n\n"
 	           "commands:\n");
@@ -190,6 +190,12 @@ int main(int argc, char **argv)
 	const struct cmd_entry *e;
 	int used;
 
+	/* Manager client options before the command (see cmd-manager.c). */
+	while (argc > 2 && (strcmp(argv[1], "--server") == 0 || strcmp(argv[1], "--cacert") == 0)) {
+		setenv(argv[1][2] == 's' ? "CCM_SERVER" : "CCM_CACERT", argv[2], 1);
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc < 2) {
 		print_main_help(stderr);
 		return 2;

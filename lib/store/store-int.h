@@ -1,0 +1,35 @@
+/*
+ * DESIGN: private to lib/store: the SQLite handle and the small helpers
+ * every table file uses, so that each statement is prepared, bound by
+ * position, stepped and finalised the same way, and every SQLite error
+ * becomes a ccm_error naming the operation.
+ */
+#ifndef CCM_STORE_INT_H
+#define CCM_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "ccm/store.h"
+
+struct store {
+	sqlite3 *db;
+	bool in_tx;
+};
+
+/* Prepare sql; on failure record an error naming what. */
+ccm_code store_prepare(struct store *s, const char *sql, sqlite3_stmt **st, const char *what,
+                       struct ccm_error *err);
+/* Map a failed step/exec result to a ccm_code (UNIQUE -> CONFLICT). */
+ccm_code store_sqlfail(struct store *s, int rc, const char *what, struct ccm_error *err);
+/* Run a statement expected to change rows; CCM_E_NOTFOUND when none did. */
+ccm_code store_step_done(struct store *s, sqlite3_stmt *st, bool need_change, const char *what,
+                         struct ccm_error *err);
+void store_text(sqlite3_stmt *st, int col, char *out, size_t max);
+int store_bind_text(sqlite3_stmt *st, int idx, const char *v);
+/* Copy a blob column into a malloc'ed buffer. */
+ccm_code store_blob_dup(sqlite3_stmt *st, int col, uint8_t **out, size_t *len,
+                        struct ccm_error *err);
+ccm_code store_text_dup(sqlite3_stmt *st, int col, char **out, struct ccm_error *err);
+void store_page_bind(sqlite3_stmt *st, int idx, const struct store_page *pg);
+
+#endif

@@ -1,0 +1,373 @@
+/*
+ * DESIGN: opening the SQLite store and keeping its schema current.
+ * WAL mode (readers never block the writer), synchronous=FULL (a commit
+ * that was acknowledged survives kill -9 and power loss), foreign keys on,
+ * a busy timeout for the CLI's sqlite3 or a backup reading alongside.
+ * Migrations are numbered SQL texts; PRAGMA user_version records the last
+ * applied, each applied in its own transaction, so a crash mid-migration
+ * leaves the previous version. Later objects (apps, builds, tasks, nodes,
+ * certificates) arrive as further migrations; nothing here needs to change.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store-int.h"
+
+static const char *const store_migrations[] = {
+        /* 1: users, sessions, accounts, memberships, API tokens, audit, PKI */
+        "CREATE TABLE users ("
+        " id INTEGER PRIMARY KEY,"
+        " email TEXT NOT NULL UNIQUE,"
+        " name TEXT NOT NULL,"
+        " pw_hash TEXT NOT NULL,"
+        " is_admin INTEGER NOT NULL DEFAULT 0,"
+        " must_change_pw INTEGER NOT NULL DEFAULT 0,"
+        " disabled INTEGER NOT NULL DEFAULT 0,"
+        " created_at INTEGER NOT NULL,"
+        " updated_at INTEGER NOT NULL);"
+        "CREATE TABLE sessions ("
+        " id INTEGER PRIMARY KEY,"
+        " token_hash BLOB NOT NULL UNIQUE,"
+        " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        " created_at INTEGER NOT NULL,"
+        " expires_at INTEGER NOT NULL,"
+        " revoked INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX sessions_user ON sessions(user_id);"
+        "CREATE TABLE accounts ("
+        " id INTEGER PRIMARY KEY,"
+        " name TEXT NOT NULL UNIQUE,"
+        " description TEXT NOT NULL DEFAULT '',"
+        " test_only INTEGER NOT NULL,"
+        " approval_quorum INTEGER NOT NULL DEFAULT 1,"
+        " accepted_tcb TEXT NOT NULL,"
+        " ca_cert_pem TEXT NOT NULL,"
+        " ca_key_sealed BLOB NOT NULL,"
+        " signing_key_sealed BLOB NOT NULL,"
+        " mrsigner TEXT NOT NULL,"
+        " created_at INTEGER NOT NULL,"
+        " updated_at INTEGER NOT NULL);"
+        "CREATE TABLE memberships ("
+        " account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+        " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        " role INTEGER NOT NULL CHECK (role BETWEEN 1 AND 3),"
+        " created_at INTEGER NOT NULL,"
+        " PRIMARY KEY (account_id, user_id));"
+        "CREATE INDEX memberships_user ON memberships(user_id);"
+        "CREATE TABLE api_tokens ("
+        " id INTEGER PRIMARY KEY,"
+        " name TEXT NOT NULL,"
+        " token_hash BLOB NOT NULL UNIQUE,"
+        " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        " account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+        " role INTEGER NOT NULL CHECK (role BETWEEN 1 AND 3),"
+        " created_at INTEGER NOT NULL,"
+        " expires_at INTEGER NOT NULL DEFAULT 0,"
+        " revoked INTEGER NOT NULL DEFAULT 0,"
+        " UNIQUE (account_id, name));"
+        "CREATE TABLE audit ("
+        " seq INTEGER PRIMARY KEY,"
+        " time_ms INTEGER NOT NULL,"
+        " actor TEXT NOT NULL,"
+        " account_id INTEGER NOT NULL DEFAULT 0,"
+        " action TEXT NOT NULL,"
+        " object TEXT NOT NULL,"
+        " result TEXT NOT NULL,"
+        " reason TEXT NOT NULL,"
+        " prev_hash TEXT NOT NULL,"
+        " hash TEXT NOT NULL);"
+        "CREATE INDEX audit_account ON audit(account_id, seq);"
+        "CREATE TABLE pki ("
+        " name TEXT PRIMARY KEY,"
+        " cert_pem TEXT NOT NULL,"
+        " key_sealed BLOB NOT NULL,"
+        " note TEXT NOT NULL DEFAULT '');",
+};
+#define STORE_NMIGRATIONS ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
+
+ccm_code store_prepare(struct store *s, const char *sql, sqlite3_stmt **st, const char *what,
+                       struct ccm_error *err)
+{
+	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+		return ccm_fail(err, CCM_E_INTERNAL, "store: %s: %s", what, sqlite3_errmsg(s->db));
+	return CCM_OK;
+}
+
+ccm_code store_sqlfail(struct store *s, int rc, const char *what, struct ccm_error *err)
+{
+	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return ccm_fail(err, CCM_E_CONFLICT, "%s: already exists", what);
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return ccm_fail(err, CCM_E_NOTFOUND, "%s: a referenced object does not exist",
+		                what);
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return ccm_fail(err, CCM_E_IO, "store: %s: database busy", what);
+	return ccm_fail(err, CCM_E_IO, "store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+ccm_code store_step_done(struct store *s, sqlite3_stmt *st, bool need_change, const char *what,
+                         struct ccm_error *err)
+{
+	int rc = sqlite3_step(st);
+	ccm_code code = CCM_OK;
+
+	if (rc != SQLITE_DONE)
+		code = store_sqlfail(s, sqlite3_extended_errcode(s->db), what, err);
+	else if (need_change && sqlite3_changes(s->db) == 0)
+		code = ccm_fail(err, CCM_E_NOTFOUND, "%s: not found", what);
+	sqlite3_finalize(st);
+	return code;
+}
+
+void store_text(sqlite3_stmt *st, int col, char *out, size_t max)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+
+	if (n >= max)
+		n = max - 1;
+	if (n > 0)
+		memcpy(out, t, n);
+	out[n] = '\0';
+}
+
+int store_bind_text(sqlite3_stmt *st, int idx, const char *v)
+{
+	return sqlite3_bind_text(st, idx, v ? v : "", -1, SQLITE_TRANSIENT);
+}
+
+ccm_code store_blob_dup(sqlite3_stmt *st, int col, uint8_t **out, size_t *len,
+                        struct ccm_error *err)
+{
+	const void *p = sqlite3_column_blob(st, col);
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+
+	*out = malloc(n ? n : 1);
+	if (*out == NULL)
+		return ccm_fail(err, CCM_E_NOMEM, "store: out of memory");
+	if (n > 0)
+		memcpy(*out, p, n);
+	*len = n;
+	return CCM_OK;
+}
+
+ccm_code store_text_dup(sqlite3_stmt *st, int col, char **out, struct ccm_error *err)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+
+	*out = malloc(n + 1);
+	if (*out == NULL)
+		return ccm_fail(err, CCM_E_NOMEM, "store: out of memory");
+	if (n > 0)
+		memcpy(*out, t, n);
+	(*out)[n] = '\0';
+	return CCM_OK;
+}
+
+void store_page_bind(sqlite3_stmt *st, int idx, const struct store_page *pg)
+{
+	sqlite3_bind_int64(st, idx, pg ? pg->limit : -1);
+	sqlite3_bind_int64(st, idx + 1, pg ? pg->offset : 0);
+}
+
+static ccm_code store_exec(struct store *s, const char *sql, const char *what,
+                           struct ccm_error *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		ccm_fail(err, CCM_E_IO, "store: %s: %s", what, msg ? msg : "failed");
+		sqlite3_free(msg);
+		return CCM_E_IO;
+	}
+	return CCM_OK;
+}
+
+int store_schema_version(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static ccm_code store_migrate(struct store *s, struct ccm_error *err)
+{
+	char pragma[64];
+	int v = store_schema_version(s);
+
+	if (v < 0)
+		return ccm_fail(err, CCM_E_IO, "store: cannot read the schema version");
+	if (v > STORE_NMIGRATIONS)
+		return ccm_fail(err, CCM_E_UNSUPPORTED,
+		                "store: schema version %d is newer than this ccmd (%d)", v,
+		                STORE_NMIGRATIONS);
+	for (int i = v; i < STORE_NMIGRATIONS; i++) {
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", i + 1);
+		if (store_begin(s, err) != CCM_OK)
+			return err ? err->code : CCM_E_IO;
+		if (store_exec(s, store_migrations[i], "migration", err) != CCM_OK ||
+		    store_exec(s, pragma, "migration", err) != CCM_OK) {
+			store_rollback(s);
+			ccm_error_prefix(err, "migration %d", i + 1);
+			return CCM_E_IO;
+		}
+		if (store_commit(s, err) != CCM_OK)
+			return CCM_E_IO;
+	}
+	return CCM_OK;
+}
+
+ccm_code store_open(const char *path, struct store **out, struct ccm_error *err)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+
+	*out = NULL;
+	if (s == NULL)
+		return ccm_fail(err, CCM_E_NOMEM, "store: out of memory");
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		ccm_fail(err, CCM_E_IO, "store: %s: %s", path,
+		         s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 5000);
+	if (store_exec(s, "PRAGMA journal_mode=WAL", "WAL", err) != CCM_OK ||
+	    store_exec(s, "PRAGMA synchronous=FULL", "synchronous", err) != CCM_OK ||
+	    store_exec(s, "PRAGMA foreign_keys=ON", "foreign keys", err) != CCM_OK ||
+	    store_migrate(s, err) != CCM_OK)
+		goto fail;
+	*out = s;
+	return CCM_OK;
+fail:
+	store_close(s);
+	return err ? err->code : CCM_E_IO;
+}
+
+void store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->in_tx)
+		store_rollback(s);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+ccm_code store_begin(struct store *s, struct ccm_error *err)
+{
+	if (s->in_tx)
+		return ccm_fail(err, CCM_E_INTERNAL, "store: nested transaction");
+	if (store_exec(s, "BEGIN IMMEDIATE", "begin", err) != CCM_OK)
+		return CCM_E_IO;
+	s->in_tx = true;
+	return CCM_OK;
+}
+
+ccm_code store_commit(struct store *s, struct ccm_error *err)
+{
+	if (!s->in_tx)
+		return ccm_fail(err, CCM_E_INTERNAL, "store: commit outside a transaction");
+	if (store_exec(s, "COMMIT", "commit", err) != CCM_OK) {
+		store_rollback(s);
+		return CCM_E_IO;
+	}
+	s->in_tx = false;
+	return CCM_OK;
+}
+
+void store_rollback(struct store *s)
+{
+	if (!s->in_tx)
+		return;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_tx = false;
+}
+
+const char *store_role_name(enum store_role r)
+{
+	switch (r) {
+	case STORE_ROLE_READER:
+		return "READER";
+	case STORE_ROLE_WRITER:
+		return "WRITER";
+	case STORE_ROLE_MANAGER:
+		return "MANAGER";
+	default:
+		return "NONE";
+	}
+}
+
+bool store_role_parse(const char *s, enum store_role *out)
+{
+	static const enum store_role all[] = {STORE_ROLE_READER, STORE_ROLE_WRITER,
+	                                      STORE_ROLE_MANAGER};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (s != NULL && strcmp(s, store_role_name(all[i])) == 0) {
+			*out = all[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- manager PKI rows ------------------------------------------------------ */
+
+ccm_code store_pki_put(struct store *s, const char *name, const char *cert_pem,
+                       const uint8_t *key_sealed, size_t key_len, const char *note,
+                       struct ccm_error *err)
+{
+	sqlite3_stmt *st;
+
+	if (store_prepare(s,
+	                  "INSERT INTO pki(name, cert_pem, key_sealed, note) VALUES (?,?,?,?)"
+	                  " ON CONFLICT(name) DO UPDATE SET cert_pem = excluded.cert_pem,"
+	                  " key_sealed = excluded.key_sealed, note = excluded.note",
+	                  &st, "pki put", err) != CCM_OK)
+		return CCM_E_INTERNAL;
+	store_bind_text(st, 1, name);
+	store_bind_text(st, 2, cert_pem);
+	sqlite3_bind_blob(st, 3, key_sealed, (int)key_len, SQLITE_TRANSIENT);
+	store_bind_text(st, 4, note);
+	return store_step_done(s, st, false, "pki", err);
+}
+
+ccm_code store_pki_get(struct store *s, const char *name, char **cert_pem, uint8_t **key_sealed,
+                       size_t *key_len, char **note, struct ccm_error *err)
+{
+	sqlite3_stmt *st;
+	ccm_code rc;
+
+	*cert_pem = NULL;
+	*key_sealed = NULL;
+	if (note)
+		*note = NULL;
+	if (store_prepare(s, "SELECT cert_pem, key_sealed, note FROM pki WHERE name = ?", &st,
+	                  "pki get", err) != CCM_OK)
+		return CCM_E_INTERNAL;
+	store_bind_text(st, 1, name);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return ccm_fail(err, CCM_E_NOTFOUND, "store: no %s key", name);
+	}
+	rc = store_text_dup(st, 0, cert_pem, err);
+	if (rc == CCM_OK)
+		rc = store_blob_dup(st, 1, key_sealed, key_len, err);
+	if (rc == CCM_OK && note)
+		rc = store_text_dup(st, 2, note, err);
+	sqlite3_finalize(st);
+	if (rc != CCM_OK) {
+		free(*cert_pem);
+		free(*key_sealed);
+		*cert_pem = NULL;
+		*key_sealed = NULL;
+	}
+	return rc;
+}

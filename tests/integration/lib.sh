@@ -1,0 +1,161 @@
+# shellcheck shell=bash
+# DESIGN: shared helpers of the manager integration tests. Each test
+# sources this file, starts the real ccmd on a free loopback port with a
+# temporary data directory (cheap Argon2 cost so runs stay fast), drives it
+# with curl and ccm, and always stops it and removes its files (trap EXIT).
+# JSON is read with python3, never jq. Helpers fail the test with a message
+# naming what was expected.
+set -eu
+
+CCM_BIN=${CCM_BIN:?CCM_BIN must name the bin directory of the build}
+T=$(mktemp -d "${TMPDIR:-/tmp}/ccm-it.XXXXXX")
+export XDG_CONFIG_HOME="$T/config"
+CCMD_PID=""
+# The system python3 starts in a tenth of the time of a pyenv shim.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+STATUS=""
+OUT="$T/out.json"
+
+cleanup() {
+	local rc=$?
+	if [ -n "$CCMD_PID" ]; then
+		kill "$CCMD_PID" 2>/dev/null || true
+		wait "$CCMD_PID" 2>/dev/null || true
+	fi
+	# Under ASan/UBSan, a report from any ccmd run fails the test.
+	if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T/ccmd.log" >&2 2>/dev/null; then
+		echo "FAIL: sanitizer report in the ccmd log" >&2
+		rc=1
+	fi
+	rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$T/ccmd.log" ]; then
+		echo "--- ccmd log (tail) ---" >&2
+		tail -20 "$T/ccmd.log" >&2
+	fi
+	exit 1
+}
+
+free_port() {
+	"$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+
+# ccmd_start [extra ccmd flags...]: start on a fresh port, wait for health.
+ccmd_start() {
+	PORT=$(free_port)
+	DATA=${DATA:-$T/data}
+	"$CCM_BIN/ccmd" --data "$DATA" --listen "127.0.0.1:$PORT" --argon2-memory 4096 \
+		--argon2-passes 1 "$@" 2>>"$T/ccmd.log" &
+	CCMD_PID=$!
+	URL="https://localhost:$PORT"
+	for _ in $(seq 1 100); do
+		if [ -f "$DATA/ca.pem" ] && curl -sf --cacert "$DATA/ca.pem" "https://127.0.0.1:$PORT/v1/sys/health" \
+			>/dev/null 2>&1; then
+			export CCM_SERVER="$URL" CCM_CACERT="$DATA/ca.pem"
+			return 0
+		fi
+		kill -0 "$CCMD_PID" 2>/dev/null || fail "ccmd exited at start"
+		sleep 0.1
+	done
+	fail "ccmd did not become healthy"
+}
+
+ccmd_stop() {
+	kill -TERM "$CCMD_PID"
+	wait "$CCMD_PID" || fail "ccmd exited with status $? on SIGTERM"
+	CCMD_PID=""
+}
+
+# api METHOD PATH [BODY] [TOKEN]: sets STATUS, reply in $OUT.
+api() {
+	local method=$1 path=$2 body=${3-} tok=${4-${TOKEN-}}
+	local args=(-sS -o "$OUT" -w '%{http_code}' --cacert "$DATA/ca.pem" -X "$method")
+	[ -n "$tok" ] && args+=(-H "Authorization: Bearer $tok")
+	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	STATUS=$(curl "${args[@]}" "$URL$path") || fail "curl $method $path failed"
+}
+
+# jget FILE PATH: print a value (dotted path, numbers index arrays).
+jget() {
+	"$PY" - "$1" "$2" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split('.') if sys.argv[2] else []:
+    if isinstance(v, list):
+        v = v[int(k)] if int(k) < len(v) else None
+    else:
+        v = v.get(k) if isinstance(v, dict) else None
+    if v is None:
+        break
+print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)
+PY
+}
+
+expect_status() {
+	[ "$STATUS" = "$1" ] || fail "${2:-request}: expected HTTP $1, got $STATUS: $(cat "$OUT")"
+}
+
+# expect_error STATUS CODE [MESSAGE-SUBSTRING] [WHAT]
+expect_error() {
+	expect_status "$1" "${4:-request}"
+	local code msg
+	code=$(jget "$OUT" error.code)
+	msg=$(jget "$OUT" error.message)
+	[ "$code" = "$2" ] || fail "${4:-request}: expected error code $2, got '$code' ($msg)"
+	if [ -n "${3-}" ]; then
+		case "$msg" in
+		*"$3"*) ;;
+		*) fail "${4:-request}: message '$msg' lacks '$3'" ;;
+		esac
+	fi
+}
+
+# login EMAIL PASSWORD: print a session token.
+login() {
+	local st
+	st=$(curl -sS -o "$T/login.json" -w '%{http_code}' --cacert "$DATA/ca.pem" -X POST \
+		-u "$1:$2" "$URL/v1/sys/auth") || fail "login request failed"
+	[ "$st" = 200 ] || fail "login $1: HTTP $st $(cat "$T/login.json")"
+	jget "$T/login.json" token
+}
+
+ADMIN_PW="admin-password-1"
+# bootstrap_admin: log in with the one-time password, change it, set ADMIN.
+bootstrap_admin() {
+	local otp tok
+	otp=$(head -1 "$DATA/admin.password")
+	tok=$(login admin@localhost "$otp")
+	api POST /v1/users/me/password "{\"old_password\":\"$otp\",\"new_password\":\"$ADMIN_PW\"}" "$tok"
+	expect_status 200 "bootstrap password change"
+	ADMIN=$(jget "$OUT" token)
+}
+
+# new_user EMAIL: admin creates a user with password "pw-EMAIL"; prints id.
+new_user() {
+	api POST /v1/users "{\"email\":\"$1\",\"name\":\"$1\",\"password\":\"pw-$1\"}" "$ADMIN"
+	expect_status 201 "create user $1"
+	jget "$OUT" id
+}
+
+# new_account NAME TOKEN [extra json members]: prints id.
+new_account() {
+	api POST /v1/accounts "{\"name\":\"$1\"${3:+,$3}}" "$2"
+	expect_status 201 "create account $1"
+	jget "$OUT" id
+}
+
+# db_dump: the non-audit tables, for "store unchanged" checks.
+db_dump() {
+	sqlite3 "$DATA/ccmd.db" \
+		"SELECT 'u',id,email,name,is_admin,must_change_pw,disabled FROM users;
+		 SELECT 'a',id,name,description,test_only,approval_quorum,accepted_tcb FROM accounts;
+		 SELECT 'm',account_id,user_id,role FROM memberships;
+		 SELECT 't',id,name,account_id,role,revoked FROM api_tokens;
+		 SELECT 's',count(*) FROM sessions;"
+}
