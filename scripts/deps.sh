@@ -10,7 +10,7 @@ libarchive-dev libargon2-dev libcmocka-dev sqlite3 curl openssl"
 
 # Integration, end-to-end and benchmark tools (registry, image tools, runtime).
 if [ "${CCM_DEPS_MINIMAL:-0}" != "1" ]; then
-	PKGS="$PKGS docker-registry skopeo umoci runc debootstrap wrk apache2-utils"
+	PKGS="$PKGS docker-registry skopeo umoci runc debootstrap wrk apache2-utils busybox-static"
 fi
 
 missing=""

@@ -1,0 +1,570 @@
+/*
+ * DESIGN: the conversion pipeline, one step per function: open both ends,
+ * pull (manifest, config, layers into a private work directory, each digest
+ * checked) while the walker builds the file view, write the image manifest,
+ * measure the enclave layout and sign, write the added layer, derive the
+ * output config and manifest, push. Every output byte is a function of the
+ * input and the settings (sorted JSON, the input's own "created" time as
+ * the only timestamp), so a second conversion gives the same MRENCLAVE and
+ * the same digest. The work directory is the only place written besides
+ * the target, and it is removed on every path out.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ccm/sgx.h"
+#include "image-int.h"
+
+static const char *const default_rw[] = {"/dev", "/proc", "/sys"};
+/* Files container engines bind-mount over the image's own copies. */
+static const char *const engine_files[] = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf"};
+
+struct conv {
+	const struct ccm_image_convert_opts *o;
+	struct ccm_image_convert_result *res;
+	struct ccm_oci_ref from, to;
+	struct ccm_oci_repo *src, *dst;
+	struct ccm_oci_manifest m;
+	uint8_t *raw;
+	size_t raw_len;
+	char in_digest[CCM_OCI_DIGEST_LEN + 1];
+	uint8_t *cfg_raw;
+	struct image_config cfg;
+	char work[1024];
+	char (*layer_path)[1200];
+	struct ccm_image_fs *fs;
+	json_t *files, *rw;
+	char *man;
+	size_t man_len;
+	uint8_t *runtime;
+	size_t runtime_len;
+	uint8_t sig[CCM_SGX_SIGSTRUCT_SIZE];
+	struct image_layer_out layer;
+	char layer_file[1200];
+	char *out_cfg, *out_man;
+	size_t out_cfg_len, out_man_len;
+	const char *out_mt;
+	bool early_push; /* input layers already pushed by the pipeline */
+};
+
+static void conv_log(const struct conv *c, const char *what, const char *detail)
+{
+	if (c->o->verbose)
+		fprintf(stderr, "%s %s\n", what, detail);
+}
+
+static void conv_progress(const struct conv *c, const char *phase, uint64_t done, uint64_t total)
+{
+	if (c->o->progress != NULL)
+		c->o->progress(c->o->progress_ctx, phase, done, total);
+}
+
+static uint64_t conv_layer_bytes(const struct conv *c)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < c->m.n_layers; i++)
+		total += c->m.layers[i].size;
+	return total;
+}
+
+/* A layout target is opened (and its directory created) only once the
+ * output exists, so a refused input leaves no trace there; a registry
+ * target is opened first, for the pipeline to push input layers into
+ * while the walk runs (a refused input leaves only unreferenced blobs). */
+static ccm_code conv_open_target(struct conv *c, struct ccm_error *err)
+{
+	if (c->dst != NULL)
+		return CCM_OK;
+	c->early_push = c->to.kind == CCM_OCI_REF_REGISTRY;
+	if (ccm_oci_repo_open(&c->to, &c->o->dst, true, &c->dst, err) != CCM_OK) {
+		ccm_error_prefix(err, "--to");
+		return err->code;
+	}
+	return CCM_OK;
+}
+
+static ccm_code conv_open(struct conv *c, struct ccm_error *err)
+{
+	const char *tmp = c->o->tmpdir ? c->o->tmpdir : getenv("TMPDIR");
+	int n;
+
+	if (ccm_oci_ref_parse(c->o->from, &c->from, err) != CCM_OK ||
+	    ccm_oci_ref_parse(c->o->to, &c->to, err) != CCM_OK)
+		return err->code;
+	if (c->to.kind == CCM_OCI_REF_REGISTRY && c->to.tag[0] == '\0')
+		return ccm_fail(err, CCM_E_USAGE, "--to needs a tag, not only a digest");
+	if (c->to.kind == CCM_OCI_REF_LAYOUT && c->to.tag[0] == '\0')
+		memcpy(c->to.tag, "latest", 7);
+	n = snprintf(c->work, sizeof(c->work), "%s/ccm-convert.XXXXXX",
+	             tmp && tmp[0] ? tmp : "/tmp");
+	if (n < 0 || (size_t)n >= sizeof(c->work))
+		return ccm_fail(err, CCM_E_LIMIT, "TMPDIR too long");
+	if (mkdtemp(c->work) == NULL) {
+		c->work[0] = '\0';
+		return ccm_fail(err, CCM_E_IO, "cannot make a work directory: %s", strerror(errno));
+	}
+	if (ccm_oci_repo_open(&c->from, &c->o->src, false, &c->src, err) != CCM_OK) {
+		ccm_error_prefix(err, "--from");
+		return err->code;
+	}
+	/* A registry target takes the input layers while the walk runs. */
+	if (c->to.kind == CCM_OCI_REF_REGISTRY)
+		return conv_open_target(c, err);
+	return CCM_OK;
+}
+
+static ccm_code conv_layers(struct conv *c, struct ccm_error *err)
+{
+	const struct image_pipe in = {.m = &c->m,
+	                              .src = c->src,
+	                              .dst = c->early_push ? c->dst : NULL,
+	                              .work = c->work,
+	                              .layer_path = c->layer_path,
+	                              .fs = c->fs,
+	                              .verbose = c->o->verbose,
+	                              .progress = c->o->progress,
+	                              .progress_ctx = c->o->progress_ctx};
+
+	return image_pipe_run(&in, err);
+}
+
+static ccm_code conv_pull(struct conv *c, struct ccm_error *err)
+{
+	if (ccm_oci_repo_resolve(c->src, ccm_oci_ref_target(&c->from), &c->m, &c->raw, &c->raw_len,
+	                         err) != CCM_OK ||
+	    ccm_oci_digest_of(c->raw, c->raw_len, c->in_digest, err) != CCM_OK)
+		return err->code;
+	conv_log(c, "source manifest", c->in_digest);
+	if (ccm_oci_repo_get_blob_mem(c->src, &c->m.config, CCM_OCI_MAX_CONFIG, &c->cfg_raw, err) ||
+	    image_config_parse(c->cfg_raw, c->m.config.size, &c->cfg, err)) {
+		ccm_error_prefix(err, "config %s", c->m.config.digest);
+		return err->code;
+	}
+	if (c->cfg.n_diff_ids != c->m.n_layers)
+		return ccm_fail(err, CCM_E_INPUT, "image config lists %zu diff_ids for %zu layers",
+		                c->cfg.n_diff_ids, c->m.n_layers);
+	c->layer_path = calloc(c->m.n_layers + 1, sizeof(*c->layer_path));
+	if (c->layer_path == NULL)
+		return ccm_fail(err, CCM_E_NOMEM, "out of memory");
+	if (conv_layers(c, err) != CCM_OK)
+		return err->code;
+	if (ccm_image_fs_exists(c->fs, "/opt/ccm"))
+		return ccm_fail(err, CCM_E_CONFLICT,
+		                "input image already has /opt/ccm (is it a converted image?)");
+	return CCM_OK;
+}
+
+/* ---- the image manifest ----------------------------------------------- */
+
+static ccm_code conv_rw_dirs(struct conv *c, struct ccm_error *err)
+{
+	json_t *seen = json_object();
+	const char *k;
+	json_t *v;
+
+	c->rw = json_array();
+	for (size_t i = 0; i < sizeof(default_rw) / sizeof(default_rw[0]); i++)
+		json_object_set_new(seen, default_rw[i], json_true());
+	for (size_t i = 0; i < c->o->n_rw; i++) {
+		const char *d = c->o->rw_dirs[i];
+		size_t n = strlen(d);
+		if (d[0] != '/' || n < 2 || d[n - 1] == '/' || strstr(d, "//") ||
+		    strstr(d, "/./") || strstr(d, "/..") || n > 1024) {
+			json_decref(seen);
+			return ccm_fail(
+			        err, CCM_E_USAGE,
+			        "--rw-dir '%s': need an absolute normalised path like /data", d);
+		}
+		json_object_set_new(seen, d, json_true());
+	}
+	json_object_foreach(seen, k, v)
+	{
+		json_array_append_new(c->rw, json_string(k));
+	}
+	json_decref(seen);
+	return CCM_OK;
+}
+
+static ccm_code conv_file(void *ctx, const char *path, const uint8_t sha[32], uint64_t size,
+                          bool is_protected, struct ccm_error *err)
+{
+	struct conv *c = ctx;
+	char hex[65];
+
+	(void)size;
+	if (!is_protected)
+		return CCM_OK;
+	for (size_t i = 0; i < sizeof(engine_files) / sizeof(engine_files[0]); i++)
+		if (strcmp(path, engine_files[i]) == 0)
+			return CCM_OK;
+	if (json_object_size(c->files) >= CCM_IMAGE_MAX_FILES)
+		return ccm_fail(err, CCM_E_LIMIT, "more than %u protected files",
+		                CCM_IMAGE_MAX_FILES);
+	util_hex(sha, 32, hex);
+	json_t *s = json_string(hex);
+	if (s == NULL || json_object_set_new(c->files, path, s) != 0)
+		return ccm_fail(err, CCM_E_INPUT, "file path '%.200s' is not UTF-8", path);
+	return CCM_OK;
+}
+
+static json_t *conv_array(json_t *a)
+{
+	return a != NULL && json_is_array(a) ? json_deep_copy(a) : json_array();
+}
+
+static json_t *conv_env(const struct conv *c)
+{
+	json_t *env = conv_array(c->cfg.env), *e;
+	size_t i;
+
+	for (size_t k = 0; k < c->o->n_env; k++) {
+		const char *kv = c->o->env[k];
+		size_t klen = strcspn(kv, "=");
+		bool replaced = false;
+		json_array_foreach(env, i, e)
+		{
+			const char *s = json_string_value(e);
+			if (strncmp(s, kv, klen + 1) == 0) {
+				json_array_set_new(env, i, json_string(kv));
+				replaced = true;
+			}
+		}
+		if (!replaced)
+			json_array_append_new(env, json_string(kv));
+	}
+	return env;
+}
+
+static json_t *conv_ports(const struct conv *c)
+{
+	json_t *ports = json_array(), *v;
+	const char *k;
+
+	if (json_is_object(c->cfg.ports_keys))
+		json_object_foreach(c->cfg.ports_keys, k, v)
+		{
+			json_array_append_new(ports, json_string(k));
+		}
+	return ports;
+}
+
+static ccm_code conv_manifest(struct conv *c, struct ccm_error *err)
+{
+	const struct ccm_image_convert_opts *o = c->o;
+	json_t *root;
+	struct ccm_image_manifest check;
+	ccm_code rc;
+
+	c->files = json_object();
+	if (ccm_image_fs_walk(c->fs, conv_file, c, err) != CCM_OK)
+		return err->code;
+	root = json_pack("{s:s,s:s,s:s,s:O,s:o,s:o,s:o,s:o,s:i,s:i,s:I,s:O,s:I,s:s,s:s,s:o}",
+	                 "format", CCM_IMAGE_FORMAT, "app_id", o->app_id ? o->app_id : "",
+	                 "account_id", o->account_id ? o->account_id : "", "certificate",
+	                 o->certificate ? o->certificate : json_null(), "entrypoint",
+	                 conv_array(o->entrypoint ? o->entrypoint : c->cfg.entrypoint), "cmd",
+	                 conv_array(o->cmd ? o->cmd : (o->entrypoint ? NULL : c->cfg.cmd)), "env",
+	                 conv_env(c), "files", c->files, "isvprodid", (int)o->isvprodid, "isvsvn",
+	                 (int)o->isvsvn, "mem", (json_int_t)o->mem, "rw_dirs", c->rw, "threads",
+	                 (json_int_t)o->threads, "workdir",
+	                 o->workdir ? o->workdir : c->cfg.workdir, "user",
+	                 o->user ? o->user : c->cfg.user, "exposed_ports", conv_ports(c));
+	if (root == NULL)
+		return ccm_fail(err, CCM_E_INPUT,
+		                "cannot build the image manifest (non-UTF-8 value?)");
+	rc = ccm_image_canonical(root, &c->man, &c->man_len, err);
+	json_decref(root);
+	if (rc == CCM_OK)
+		rc = ccm_image_manifest_parse((const uint8_t *)c->man, c->man_len, &check, err);
+	if (rc == CCM_OK) {
+		c->res->files = json_object_size(check.files);
+		ccm_image_manifest_free(&check);
+	}
+	return rc;
+}
+
+/* ---- measure and sign ------------------------------------------------- */
+
+static uint32_t conv_date(const struct conv *c)
+{
+	char d[9];
+	uint32_t v = 0;
+	const char *s = c->cfg.created;
+
+	if (c->o->date != 0)
+		return c->o->date;
+	if (strlen(s) >= 10 && s[4] == '-' && s[7] == '-') {
+		memcpy(d, s, 4);
+		memcpy(d + 4, s + 5, 2);
+		memcpy(d + 6, s + 8, 2);
+		d[8] = '\0';
+		if (ccm_sgx_parse_date(d, &v, NULL) == CCM_OK)
+			return v;
+	}
+	return 0x19700101;
+}
+
+static ccm_code conv_sign(struct conv *c, struct ccm_error *err)
+{
+	struct ccm_sgx_sigfields f;
+	struct ccm_sgx_sigstruct s;
+	struct ccm_image_layout info;
+
+	if (util_read_file(c->o->runtime, CCM_IMAGE_MAX_RUNTIME, &c->runtime, &c->runtime_len,
+	                   err) != CCM_OK)
+		return err->code;
+	if (ccm_image_layout_measure(c->runtime, c->runtime_len, (const uint8_t *)c->man,
+	                             c->man_len, c->o->mem, c->o->threads, c->res->mrenclave, &info,
+	                             err) != CCM_OK) {
+		ccm_error_prefix(err, "%s", c->o->runtime);
+		return err->code;
+	}
+	c->res->enclave_size = info.size;
+	ccm_sgx_sigfields_default(&f);
+	memcpy(f.enclavehash, c->res->mrenclave, 32);
+	f.isvprodid = c->o->isvprodid;
+	f.isvsvn = c->o->isvsvn;
+	f.date = conv_date(c);
+	if (c->o->debug)
+		f.attributes[0] |= CCM_SGX_FLAG_DEBUG;
+	if (ccm_sgx_sign(&f, c->o->key, c->sig, err) != CCM_OK ||
+	    ccm_sgx_sigstruct_parse(c->sig, sizeof(c->sig), &s, err) != CCM_OK ||
+	    ccm_sgx_mrsigner(s.modulus, c->res->mrsigner, err) != CCM_OK)
+		return err->code;
+	c->res->isvprodid = c->o->isvprodid;
+	c->res->isvsvn = c->o->isvsvn;
+	return CCM_OK;
+}
+
+static ccm_code conv_layer(struct conv *c, struct ccm_error *err)
+{
+	const struct image_tar_file files[] = {
+	        {"opt/", 0755, NULL, 0},
+	        {"opt/ccm/", 0755, NULL, 0},
+	        {"opt/ccm/ccm-enclave", 0755, c->runtime, c->runtime_len},
+	        {"opt/ccm/enclave.sig", 0644, c->sig, sizeof(c->sig)},
+	        {"opt/ccm/manifest.json", 0644, (const uint8_t *)c->man, c->man_len},
+	};
+	int n = snprintf(c->layer_file, sizeof(c->layer_file), "%s/ccm-layer.tar.gz", c->work);
+
+	if (n < 0 || (size_t)n >= sizeof(c->layer_file))
+		return ccm_fail(err, CCM_E_LIMIT, "work directory path too long");
+	if (image_tar_layer(files, sizeof(files) / sizeof(files[0]), c->layer_file, &c->layer,
+	                    err) != CCM_OK)
+		return err->code;
+	memcpy(c->res->layer_digest, c->layer.digest, sizeof(c->layer.digest));
+	c->res->layer_size = c->layer.size;
+	return CCM_OK;
+}
+
+/* ---- output config and manifest --------------------------------------- */
+
+static ccm_code conv_labels(struct conv *c, json_t *cfg)
+{
+	json_t *labels = json_object_get(cfg, "Labels");
+	char mre[65], mrs[65];
+
+	if (!json_is_object(labels)) {
+		labels = json_object();
+		json_object_set_new(cfg, "Labels", labels);
+	}
+	util_hex(c->res->mrenclave, 32, mre);
+	util_hex(c->res->mrsigner, 32, mrs);
+	json_object_set_new(labels, "io.ccm.mrenclave", json_string(mre));
+	json_object_set_new(labels, "io.ccm.mrsigner", json_string(mrs));
+	json_object_set_new(labels, "io.ccm.isvprodid", json_sprintf("%u", c->o->isvprodid));
+	json_object_set_new(labels, "io.ccm.isvsvn", json_sprintf("%u", c->o->isvsvn));
+	json_object_set_new(labels, "io.ccm.source-digest", json_string(c->in_digest));
+	return CCM_OK;
+}
+
+static ccm_code conv_config(struct conv *c, struct ccm_error *err)
+{
+	json_t *root = c->cfg.root, *cfg = c->cfg.config;
+	json_t *ids = json_object_get(json_object_get(root, "rootfs"), "diff_ids");
+	json_t *hist = json_object_get(root, "history");
+	const char *created = c->cfg.created[0] ? c->cfg.created : "1970-01-01T00:00:00Z";
+
+	json_object_set_new(cfg, "Entrypoint", json_pack("[s]", CCM_IMAGE_RUNTIME_PATH));
+	json_object_set_new(cfg, "Cmd", json_null());
+	conv_labels(c, cfg);
+	json_array_append_new(ids, json_string(c->layer.diff_id));
+	if (!json_is_array(hist)) {
+		hist = json_array();
+		json_object_set_new(root, "history", hist);
+	}
+	json_array_append_new(hist, json_pack("{s:s,s:s,s:s}", "created", created, "created_by",
+	                                      "ccm image convert", "comment",
+	                                      "ccm-enclave runtime, image manifest, SIGSTRUCT"));
+	if (ccm_image_canonical(root, &c->out_cfg, &c->out_cfg_len, err) != CCM_OK)
+		return err->code;
+	return ccm_oci_digest_of((const uint8_t *)c->out_cfg, c->out_cfg_len, c->res->config_digest,
+	                         err);
+}
+
+static json_t *conv_desc(const char *mt, const char *digest, uint64_t size)
+{
+	return json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest", digest, "size",
+	                 (json_int_t)size);
+}
+
+static ccm_code conv_out_manifest(struct conv *c, struct ccm_error *err)
+{
+	bool docker = strncmp(c->m.media_type, "application/vnd.docker.", 23) == 0;
+	json_t *layers = json_array(), *root;
+	ccm_code rc;
+
+	c->out_mt = docker ? CCM_OCI_MT_DOCKER_MANIFEST : CCM_OCI_MT_MANIFEST;
+	for (size_t i = 0; i < c->m.n_layers; i++)
+		json_array_append_new(layers,
+		                      conv_desc(c->m.layers[i].media_type, c->m.layers[i].digest,
+		                                c->m.layers[i].size));
+	json_array_append_new(layers,
+	                      conv_desc(docker ? CCM_OCI_MT_DOCKER_LAYER : CCM_OCI_MT_LAYER_GZIP,
+	                                c->layer.digest, c->layer.size));
+	root = json_pack("{s:i,s:s,s:o,s:o}", "schemaVersion", 2, "mediaType", c->out_mt, "config",
+	                 conv_desc(docker ? CCM_OCI_MT_DOCKER_CONFIG : CCM_OCI_MT_CONFIG,
+	                           c->res->config_digest, c->out_cfg_len),
+	                 "layers", layers);
+	if (root == NULL)
+		return ccm_fail(err, CCM_E_NOMEM, "cannot build the output manifest");
+	rc = ccm_image_canonical(root, &c->out_man, &c->out_man_len, err);
+	json_decref(root);
+	if (rc == CCM_OK)
+		rc = ccm_oci_digest_of((const uint8_t *)c->out_man, c->out_man_len, c->res->digest,
+		                       err);
+	snprintf(c->res->media_type, sizeof(c->res->media_type), "%s", c->out_mt);
+	c->res->layers = c->m.n_layers + 1;
+	return rc;
+}
+
+static ccm_code conv_push(struct conv *c, struct ccm_error *err)
+{
+	struct ccm_oci_desc cfg = {.size = c->out_cfg_len}, nl = {.size = c->layer.size};
+	const char *how = "";
+	uint64_t done = 0, total = conv_layer_bytes(c) + c->layer.size;
+
+	memcpy(cfg.digest, c->res->config_digest, sizeof(cfg.digest));
+	memcpy(nl.digest, c->layer.digest, sizeof(nl.digest));
+	for (size_t i = 0; !c->early_push && i < c->m.n_layers; i++) {
+		conv_progress(c, "push", done, total);
+		done += c->m.layers[i].size;
+		if (ccm_oci_repo_push_blob(c->dst, &c->m.layers[i], c->layer_path[i], c->src, &how,
+		                           err) != CCM_OK)
+			return err->code;
+	}
+	conv_progress(c, "push", done, total);
+	if (ccm_oci_repo_push_blob(c->dst, &nl, c->layer_file, NULL, &how, err) != CCM_OK ||
+	    ccm_oci_repo_push_blob_mem(c->dst, &cfg, (const uint8_t *)c->out_cfg, err) != CCM_OK)
+		return err->code;
+	if (ccm_oci_repo_put_manifest(c->dst, c->to.tag, (const uint8_t *)c->out_man,
+	                              c->out_man_len, c->out_mt, err) != CCM_OK)
+		return err->code;
+	conv_progress(c, "push", total, total);
+	return CCM_OK;
+}
+
+static void conv_cleanup(struct conv *c)
+{
+	DIR *d = c->work[0] ? opendir(c->work) : NULL;
+	struct dirent *e;
+	char p[1400];
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", c->work, e->d_name);
+		unlink(p);
+	}
+	if (d != NULL) {
+		closedir(d);
+		rmdir(c->work);
+	}
+	ccm_oci_repo_free(c->src);
+	ccm_oci_repo_free(c->dst);
+	ccm_oci_manifest_free(&c->m);
+	image_config_free(&c->cfg);
+	ccm_image_fs_free(c->fs);
+	json_decref(c->rw);
+	free(c->raw);
+	free(c->cfg_raw);
+	free(c->layer_path);
+	free(c->man);
+	free(c->runtime);
+	free(c->out_cfg);
+	free(c->out_man);
+}
+
+static ccm_code conv_check_opts(const struct ccm_image_convert_opts *o, struct ccm_error *err)
+{
+	if (o->from == NULL || o->to == NULL)
+		return ccm_fail(err, CCM_E_USAGE, "--from and --to are required");
+	if (o->key == NULL || o->runtime == NULL)
+		return ccm_fail(err, CCM_E_USAGE,
+		                "a signing key and a runtime binary are required");
+	if (o->mem < CCM_IMAGE_MIN_MEM || o->mem > CCM_IMAGE_MAX_MEM)
+		return ccm_fail(err, CCM_E_RANGE, "--mem: %llu bytes is outside 1M..64G",
+		                (unsigned long long)o->mem);
+	if (o->threads > CCM_IMAGE_MAX_THREADS)
+		return ccm_fail(err, CCM_E_RANGE, "--threads: %u is above %u", o->threads,
+		                CCM_IMAGE_MAX_THREADS);
+	if (o->n_rw > CCM_IMAGE_MAX_LIST || o->n_env > CCM_IMAGE_MAX_LIST)
+		return ccm_fail(err, CCM_E_LIMIT, "too many --rw-dir or --env options");
+	for (size_t i = 0; i < o->n_env; i++)
+		if (strchr(o->env[i], '=') == NULL || o->env[i][0] == '=')
+			return ccm_fail(err, CCM_E_USAGE, "--env '%s': expected NAME=VALUE",
+			                o->env[i]);
+	return CCM_OK;
+}
+
+ccm_code ccm_image_convert(const struct ccm_image_convert_opts *opts,
+                           struct ccm_image_convert_result *res, struct ccm_error *err)
+{
+	struct ccm_image_convert_opts o = *opts;
+	struct conv c;
+	ccm_code rc;
+
+	memset(&c, 0, sizeof(c));
+	memset(res, 0, sizeof(*res));
+	if (o.mem == 0)
+		o.mem = CCM_IMAGE_DEFAULT_MEM;
+	if (o.threads == 0)
+		o.threads = CCM_IMAGE_DEFAULT_THREADS;
+	c.o = &o;
+	c.res = res;
+	rc = conv_check_opts(&o, err);
+	if (rc == CCM_OK)
+		rc = conv_rw_dirs(&c, err);
+	if (rc == CCM_OK) {
+		const char *rw[CCM_IMAGE_MAX_LIST + 8];
+		size_t n = 0, i;
+		json_t *v;
+		json_array_foreach(c.rw, i, v) rw[n++] = json_string_value(v);
+		rc = ccm_image_fs_new(&c.fs, rw, n, err);
+	}
+	if (rc == CCM_OK)
+		rc = conv_open(&c, err);
+	if (rc == CCM_OK)
+		rc = conv_pull(&c, err);
+	if (rc == CCM_OK)
+		rc = conv_manifest(&c, err);
+	if (rc == CCM_OK)
+		rc = conv_sign(&c, err);
+	if (rc == CCM_OK)
+		rc = conv_layer(&c, err);
+	if (rc == CCM_OK)
+		rc = conv_config(&c, err);
+	if (rc == CCM_OK)
+		rc = conv_out_manifest(&c, err);
+	if (rc == CCM_OK)
+		rc = conv_open_target(&c, err);
+	if (rc == CCM_OK)
+		rc = conv_push(&c, err);
+	conv_cleanup(&c);
+	return rc;
+}

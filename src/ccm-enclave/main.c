@@ -1,0 +1,275 @@
+/*
+ * DESIGN: ccm-enclave, the entrypoint of every converted image. It trusts
+ * nothing it has not checked: it re-measures the enclave layout over its
+ * own binary and the manifest it is about to obey (lib/image core, the
+ * same code the converter signed with) and refuses to start unless that is
+ * the SIGSTRUCT's ENCLAVEHASH, checks the SIGSTRUCT's signature, then
+ * checks every protected file, and only then execs the original
+ * entrypoint + cmd with the manifest's env, working directory and user.
+ * Statically linked (libcrypto + jansson), so it runs in images without a
+ * libc. One line on stderr and a non-zero exit for every failure.
+ *
+ * CCM_ENCLAVE_ROOT (tests, debugging) names a directory to check and then
+ * chroot into, so the files checked are the files the app sees.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ccm/image.h"
+#include "ccm/sgx.h"
+#include "util/util.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct enclave {
+	const char *root;
+	struct ccm_image_manifest m;
+	uint8_t *man, *self, *sig;
+	size_t man_len, self_len, sig_len;
+	struct ccm_sgx_sigstruct s;
+};
+
+static int enclave_die(const struct ccm_error *err)
+{
+	fprintf(stderr, "ccm-enclave: %s\n", err->msg);
+	return ccm_code_exit(err->code) ? ccm_code_exit(err->code) : 2;
+}
+
+static ccm_code enclave_read(const struct enclave *e, const char *path, size_t max, uint8_t **out,
+                             size_t *len, struct ccm_error *err)
+{
+	char p[4200];
+
+	snprintf(p, sizeof(p), "%s%s", strcmp(e->root, "/") ? e->root : "", path);
+	return util_read_file(p, max, out, len, err);
+}
+
+static ccm_code enclave_load(struct enclave *e, struct ccm_error *err)
+{
+	if (enclave_read(e, CCM_IMAGE_MANIFEST_PATH, CCM_IMAGE_MAX_MANIFEST, &e->man, &e->man_len,
+	                 err) ||
+	    ccm_image_manifest_parse(e->man, e->man_len, &e->m, err))
+		return err->code;
+	if (enclave_read(e, CCM_IMAGE_SIG_PATH, CCM_SGX_SIGSTRUCT_SIZE + 1, &e->sig, &e->sig_len,
+	                 err) ||
+	    ccm_sgx_sigstruct_parse(e->sig, e->sig_len, &e->s, err)) {
+		ccm_error_prefix(err, "%s", CCM_IMAGE_SIG_PATH);
+		return err->code;
+	}
+	/* The binary that is running; the image's copy when /proc is absent. */
+	if (util_read_file("/proc/self/exe", CCM_IMAGE_MAX_RUNTIME, &e->self, &e->self_len, err) &&
+	    enclave_read(e, CCM_IMAGE_RUNTIME_PATH, CCM_IMAGE_MAX_RUNTIME, &e->self, &e->self_len,
+	                 err))
+		return err->code;
+	return CCM_OK;
+}
+
+static ccm_code enclave_measure(struct enclave *e, struct ccm_error *err)
+{
+	struct ccm_sgx_sigcheck chk;
+	uint8_t mr[32];
+	char got[65], want[65];
+
+	if (ccm_sgx_sigstruct_check(&e->s, &chk, err) != CCM_OK) {
+		ccm_error_prefix(err, "%s", CCM_IMAGE_SIG_PATH);
+		return err->code;
+	}
+	if (ccm_image_layout_measure(e->self, e->self_len, e->man, e->man_len, e->m.mem,
+	                             e->m.threads, mr, NULL, err) != CCM_OK)
+		return err->code;
+	if (memcmp(mr, e->s.f.enclavehash, 32) != 0) {
+		util_hex(mr, 32, got);
+		util_hex(e->s.f.enclavehash, 32, want);
+		return ccm_fail(
+		        err, CCM_E_VERIFY,
+		        "MRENCLAVE %s differs from the SIGSTRUCT's ENCLAVEHASH %s (runtime or "
+		        "manifest changed)",
+		        got, want);
+	}
+	if (e->s.f.isvprodid != e->m.isvprodid || e->s.f.isvsvn != e->m.isvsvn)
+		return ccm_fail(err, CCM_E_VERIFY,
+		                "ISVPRODID/ISVSVN of the SIGSTRUCT differ from the manifest");
+	return CCM_OK;
+}
+
+/*
+ * HOOK (issue 7, not implemented yet): attestation and provisioning. Here
+ * the runtime will make the key pair (type from the certificate config),
+ * ask the node agent (CCM_AGENT_URL or NODE_AGENT_BASE_URL) to attest it,
+ * and write key, certificate and chain where the config says. Until then a
+ * manifest that asks for a certificate is refused rather than started
+ * without one.
+ */
+static ccm_code enclave_provision(const struct enclave *e, struct ccm_error *err)
+{
+	if (!json_is_null(json_object_get(e->m.root, "certificate")))
+		return ccm_fail(err, CCM_E_UNSUPPORTED,
+		                "the manifest asks for a certificate, but attestation through the "
+		                "node agent is not implemented in this runtime yet");
+	return CCM_OK;
+}
+
+/* Field 2 (uid) and 3 (gid) of the passwd line for name, or of the group
+ * line (field 2 = gid) when group is set. */
+static bool enclave_lookup(const char *file, const char *name, bool group, unsigned long *id,
+                           unsigned long *gid)
+{
+	char line[1024];
+	FILE *f = fopen(file, "re");
+	bool found = false;
+
+	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL) {
+		char *fields[4] = {0}, *p = line;
+		for (int i = 0; i < 4 && p != NULL; i++) {
+			fields[i] = p;
+			p = strchr(p, ':');
+			if (p != NULL)
+				*p++ = '\0';
+		}
+		if (fields[2] == NULL || strcmp(fields[0], name) != 0)
+			continue;
+		*id = strtoul(fields[2], NULL, 10);
+		if (!group && fields[3] != NULL)
+			*gid = strtoul(fields[3], NULL, 10);
+		found = true;
+	}
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+static bool enclave_numeric(const char *s, unsigned long *out)
+{
+	struct ccm_error err;
+	uint64_t v;
+
+	if (s[0] < '0' || s[0] > '9' || util_parse_u64(s, 0xfffffffeu, &v, "id", &err) != CCM_OK)
+		return false;
+	*out = (unsigned long)v;
+	return true;
+}
+
+static ccm_code enclave_user(const char *spec, struct ccm_error *err)
+{
+	char u[256], *g;
+	unsigned long uid = 0, gid = 0;
+
+	if (spec[0] == '\0')
+		return CCM_OK;
+	if (strlen(spec) >= sizeof(u))
+		return ccm_fail(err, CCM_E_INPUT, "user '%.64s': too long", spec);
+	memcpy(u, spec, strlen(spec) + 1);
+	g = strchr(u, ':');
+	if (g != NULL)
+		*g++ = '\0';
+	if (!enclave_numeric(u, &uid) && !enclave_lookup("/etc/passwd", u, false, &uid, &gid))
+		return ccm_fail(err, CCM_E_INPUT, "user '%s': not in /etc/passwd", u);
+	if (g != NULL && !enclave_numeric(g, &gid) &&
+	    !enclave_lookup("/etc/group", g, true, &gid, NULL))
+		return ccm_fail(err, CCM_E_INPUT, "group '%s': not in /etc/group", g);
+	if (setgroups(0, NULL) != 0 && getuid() == 0)
+		return ccm_fail(err, CCM_E_IO, "setgroups: %s", strerror(errno));
+	if (setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0)
+		return ccm_fail(err, CCM_E_IO, "cannot switch to user %s: %s", spec,
+		                strerror(errno));
+	return CCM_OK;
+}
+
+static const char *enclave_env_path(char **envp)
+{
+	for (size_t i = 0; envp[i] != NULL; i++)
+		if (strncmp(envp[i], "PATH=", 5) == 0)
+			return envp[i] + 5;
+	return DEFAULT_PATH;
+}
+
+/* Like execvpe, but searching the manifest's PATH, not ours. */
+static ccm_code enclave_exec(char **argv, char **envp, struct ccm_error *err)
+{
+	const char *path = enclave_env_path(envp);
+	char full[4200];
+	int last = ENOENT;
+
+	if (strchr(argv[0], '/') != NULL) {
+		execve(argv[0], argv, envp);
+		return ccm_fail(err, CCM_E_IO, "exec %s: %s", argv[0], strerror(errno));
+	}
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		snprintf(full, sizeof(full), "%.*s/%s", (int)n, n ? path : ".", argv[0]);
+		execve(full, argv, envp);
+		if (errno != ENOENT && errno != ENOTDIR)
+			last = errno;
+		path += n;
+		if (*path == ':')
+			path++;
+	}
+	return ccm_fail(err, CCM_E_IO, "exec %s: %s (searched PATH=%s)", argv[0], strerror(last),
+	                enclave_env_path(envp));
+}
+
+static char **enclave_strv(json_t *a, json_t *b)
+{
+	size_t na = json_array_size(a), nb = b ? json_array_size(b) : 0;
+	char **v = calloc(na + nb + 1, sizeof(char *));
+
+	for (size_t i = 0; v != NULL && i < na + nb; i++)
+		v[i] = (char *)json_string_value(
+		        json_array_get(i < na ? a : b, i < na ? i : i - na));
+	return v;
+}
+
+static ccm_code enclave_start(struct enclave *e, struct ccm_error *err)
+{
+	char **argv = enclave_strv(e->m.entrypoint, e->m.cmd);
+	char **envp = enclave_strv(e->m.env, NULL);
+	const char *wd = e->m.workdir[0] ? e->m.workdir : "/";
+	ccm_code rc = CCM_OK;
+
+	if (argv == NULL || envp == NULL)
+		rc = ccm_fail(err, CCM_E_NOMEM, "out of memory");
+	else if (strcmp(e->root, "/") != 0 && (chroot(e->root) != 0 || chdir("/") != 0))
+		rc = ccm_fail(err, CCM_E_IO, "chroot %s: %s", e->root, strerror(errno));
+	else if (chdir(wd) != 0)
+		rc = ccm_fail(err, CCM_E_IO, "working directory %s: %s", wd, strerror(errno));
+	if (rc == CCM_OK)
+		rc = enclave_user(e->m.user, err);
+	if (rc == CCM_OK)
+		rc = enclave_exec(argv, envp, err);
+	free(argv);
+	free(envp);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct enclave e = {0};
+	struct ccm_error err = {0};
+	uint64_t checked = 0;
+	const char *root = getenv("CCM_ENCLAVE_ROOT");
+
+	(void)argv;
+	e.root = root != NULL && root[0] != '\0' ? root : "/";
+	if (argc > 1) {
+		ccm_fail(&err, CCM_E_USAGE,
+		         "arguments are fixed by the signed manifest (set them with "
+		         "'ccm image convert --cmd')");
+		return enclave_die(&err);
+	}
+	if (enclave_load(&e, &err) != CCM_OK || enclave_measure(&e, &err) != CCM_OK ||
+	    ccm_image_verify_files(&e.m, e.root, &checked, &err) != CCM_OK ||
+	    enclave_provision(&e, &err) != CCM_OK)
+		return enclave_die(&err);
+	if (getenv("CCM_ENCLAVE_VERBOSE") != NULL)
+		fprintf(stderr, "ccm-enclave: MRENCLAVE ok, %llu files ok\n",
+		        (unsigned long long)checked);
+	enclave_start(&e, &err);
+	return enclave_die(&err);
+}
