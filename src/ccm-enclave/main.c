@@ -4,8 +4,10 @@
  * own binary and the manifest it is about to obey (lib/image core, the
  * same code the converter signed with) and refuses to start unless that is
  * the SIGSTRUCT's ENCLAVEHASH, checks the SIGSTRUCT's signature, then
- * checks every protected file, and only then execs the original
- * entrypoint + cmd with the manifest's env, working directory and user.
+ * checks every protected file, then gets its certificate through the node
+ * agent (provision.c), and only then starts the original entrypoint + cmd
+ * with the manifest's env, working directory and user, staying as its
+ * PID-1 supervisor (supervise.c).
  * Statically linked (libcrypto + jansson), so it runs in images without a
  * libc. One line on stderr and a non-zero exit for every failure.
  *
@@ -23,20 +25,13 @@
 #include <unistd.h>
 
 #include "ccm/image.h"
+#include "enclave.h"
 #include "ccm/sgx.h"
 #include "util/util.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-struct enclave {
-	const char *root;
-	struct ccm_image_manifest m;
-	uint8_t *man, *self, *sig;
-	size_t man_len, self_len, sig_len;
-	struct ccm_sgx_sigstruct s;
-};
-
-static int enclave_die(const struct ccm_error *err)
+int enclave_die(const struct ccm_error *err)
 {
 	fprintf(stderr, "ccm-enclave: %s\n", err->msg);
 	return ccm_code_exit(err->code) ? ccm_code_exit(err->code) : 2;
@@ -74,7 +69,7 @@ static ccm_code enclave_load(struct enclave *e, struct ccm_error *err)
 static ccm_code enclave_measure(struct enclave *e, struct ccm_error *err)
 {
 	struct ccm_sgx_sigcheck chk;
-	uint8_t mr[32];
+	uint8_t *mr = e->mrenclave;
 	char got[65], want[65];
 
 	if (ccm_sgx_sigstruct_check(&e->s, &chk, err) != CCM_OK) {
@@ -96,23 +91,6 @@ static ccm_code enclave_measure(struct enclave *e, struct ccm_error *err)
 	if (e->s.f.isvprodid != e->m.isvprodid || e->s.f.isvsvn != e->m.isvsvn)
 		return ccm_fail(err, CCM_E_VERIFY,
 		                "ISVPRODID/ISVSVN of the SIGSTRUCT differ from the manifest");
-	return CCM_OK;
-}
-
-/*
- * HOOK (issue 7, not implemented yet): attestation and provisioning. Here
- * the runtime will make the key pair (type from the certificate config),
- * ask the node agent (CCM_AGENT_URL or NODE_AGENT_BASE_URL) to attest it,
- * and write key, certificate and chain where the config says. Until then a
- * manifest that asks for a certificate is refused rather than started
- * without one.
- */
-static ccm_code enclave_provision(const struct enclave *e, struct ccm_error *err)
-{
-	if (!json_is_null(json_object_get(e->m.root, "certificate")))
-		return ccm_fail(err, CCM_E_UNSUPPORTED,
-		                "the manifest asks for a certificate, but attestation through the "
-		                "node agent is not implemented in this runtime yet");
 	return CCM_OK;
 }
 
@@ -226,7 +204,7 @@ static char **enclave_strv(json_t *a, json_t *b)
 	return v;
 }
 
-static ccm_code enclave_start(struct enclave *e, struct ccm_error *err)
+static ccm_code enclave_exec_app(struct enclave *e, struct ccm_error *err)
 {
 	char **argv = enclave_strv(e->m.entrypoint, e->m.cmd);
 	char **envp = enclave_strv(e->m.env, NULL);
@@ -248,6 +226,15 @@ static ccm_code enclave_start(struct enclave *e, struct ccm_error *err)
 	return rc;
 }
 
+/* In the child: become the app (returns only on failure). */
+static int enclave_start(struct enclave *e)
+{
+	struct ccm_error err = {0};
+
+	enclave_exec_app(e, &err);
+	return enclave_die(&err);
+}
+
 int main(int argc, char **argv)
 {
 	struct enclave e = {0};
@@ -264,12 +251,16 @@ int main(int argc, char **argv)
 		return enclave_die(&err);
 	}
 	if (enclave_load(&e, &err) != CCM_OK || enclave_measure(&e, &err) != CCM_OK ||
-	    ccm_image_verify_files(&e.m, e.root, &checked, &err) != CCM_OK ||
-	    enclave_provision(&e, &err) != CCM_OK)
+	    ccm_image_verify_files(&e.m, e.root, &checked, &err) != CCM_OK)
 		return enclave_die(&err);
 	if (getenv("CCM_ENCLAVE_VERBOSE") != NULL)
 		fprintf(stderr, "ccm-enclave: MRENCLAVE ok, %llu files ok\n",
 		        (unsigned long long)checked);
-	enclave_start(&e, &err);
-	return enclave_die(&err);
+	if (provision_run(&e, &err) != CCM_OK) {
+		ccm_error_prefix(&err, "attestation");
+		return enclave_die(&err);
+	}
+	if (e.key != NULL)
+		fprintf(stderr, "ccm-enclave: certificate provisioned\n");
+	return supervise_run(&e, enclave_start);
 }
