@@ -249,6 +249,244 @@ ccm_code store_audit_list(struct store *s, const struct store_audit_filter *f,
 ccm_code store_audit_hash(const struct store_audit *e, uint8_t out[STORE_DIGEST],
                           struct ccm_error *err);
 
+/* ---- applications, builds, tasks (manager part 2) ------------------------ */
+
+#define STORE_JSON_MAX 8192 /* JSON text columns (label lists, overrides) */
+#define STORE_REF_MAX 512   /* OCI references */
+#define STORE_PATH_MAX 255  /* file paths inside an app */
+#define STORE_SUBJECT_MAX 512
+#define STORE_SERIAL_MAX 80
+
+/* An application. List fields are JSON text (arrays of strings; runtime
+ * is an object {entrypoint, args, env, rw_dirs}); the API validates them. */
+struct store_app {
+	int64_t id;
+	int64_t account_id;
+	char name[STORE_NAME_MAX + 1];
+	char description[STORE_TEXT_MAX + 1];
+	char input_image[STORE_REF_MAX + 1];
+	char output_image[STORE_REF_MAX + 1];
+	int64_t isvprodid, isvsvn, min_isvsvn;
+	int64_t mem_bytes, mem_enclave; /* asked, and the power of two it rounds to */
+	int64_t threads;
+	bool allow_debug;
+	char runtime[STORE_JSON_MAX + 1];
+	char labels[STORE_JSON_MAX + 1];
+	char domains_pending[STORE_JSON_MAX + 1]; /* awaiting approval; "[]" none */
+	char whitelisted_domains[STORE_JSON_MAX + 1];
+	char cert_subject[STORE_SUBJECT_MAX + 1];
+	char cert_key_type[16]; /* ec-p256, rsa-2048, rsa-3072 */
+	char cert_key_path[STORE_PATH_MAX + 1];
+	char cert_cert_path[STORE_PATH_MAX + 1];
+	char cert_chain_path[STORE_PATH_MAX + 1];
+	int64_t cert_days;
+	int64_t created_at, updated_at;
+};
+
+/* CCM_E_CONFLICT for a duplicate name in the account. */
+ccm_code store_app_create(struct store *s, struct store_app *a, struct ccm_error *err);
+ccm_code store_app_get(struct store *s, int64_t account_id, int64_t id, struct store_app *a,
+                       struct ccm_error *err);
+/* Writes every field but id, account_id and created_at. */
+ccm_code store_app_update(struct store *s, const struct store_app *a, struct ccm_error *err);
+/* CCM_E_CONFLICT while builds or certificates refer to it. */
+ccm_code store_app_delete(struct store *s, int64_t account_id, int64_t id, struct ccm_error *err);
+typedef ccm_code (*store_app_cb)(void *ctx, const struct store_app *a);
+/* label: NULL, or only apps whose labels hold this exact "k=v". */
+ccm_code store_app_list(struct store *s, int64_t account_id, const char *label,
+                        const struct store_page *pg, store_app_cb cb, void *ctx,
+                        struct ccm_error *err);
+
+struct store_build {
+	int64_t id;
+	int64_t account_id;
+	int64_t app_id;
+	char source[16]; /* "sigstruct" or "image" */
+	char image_name[STORE_REF_MAX + 1];
+	char image_digest[80];
+	char mrenclave[2 * STORE_DIGEST + 1]; /* "" until known */
+	char mrsigner[2 * STORE_DIGEST + 1];
+	int64_t isvprodid, isvsvn;
+	bool debug;
+	int64_t mem_bytes, threads;
+	char status[16]; /* PENDING, WHITELISTED, REJECTED */
+	bool revoked;
+	char conv_status[16]; /* QUEUED PULLING CONVERTING PUSHING DONE FAILED; "" for sigstruct */
+	char conv_reason[STORE_TEXT_MAX + 1];
+	int64_t bytes_done, bytes_total;
+	int64_t created_at, updated_at;
+};
+
+/* CCM_E_CONFLICT when the MRENCLAVE is already registered in the account. */
+ccm_code store_build_create(struct store *s, struct store_build *b, struct ccm_error *err);
+ccm_code store_build_get(struct store *s, int64_t account_id, int64_t id, struct store_build *b,
+                         struct ccm_error *err);
+ccm_code store_build_by_mrenclave(struct store *s, int64_t account_id, const char *mrenclave_hex,
+                                  struct store_build *b, struct ccm_error *err);
+ccm_code store_build_set_status(struct store *s, int64_t id, const char *status, bool revoked,
+                                int64_t now, struct ccm_error *err);
+/* The build worker's progress report (conversion status, bytes). */
+ccm_code store_build_progress(struct store *s, int64_t id, const char *conv_status,
+                              const char *reason, int64_t done, int64_t total, int64_t now,
+                              struct ccm_error *err);
+/* The build worker's result: fills the identity of a converted build,
+ * marks it DONE and opens its build_whitelist task (requester 0 =
+ * system), all in the caller's transaction. *task_id receives the task. */
+ccm_code store_build_converted(struct store *s, const struct store_build *b, int64_t now,
+                               int64_t *task_id, struct ccm_error *err);
+typedef ccm_code (*store_build_cb)(void *ctx, const struct store_build *b);
+/* Image builds of every account whose conversion has not ended (not DONE
+ * or FAILED): the build worker's queue after a restart. */
+ccm_code store_build_list_unfinished(struct store *s, const struct store_page *pg,
+                                     store_build_cb cb, void *ctx, struct ccm_error *err);
+/* app_id 0: every app. */
+ccm_code store_build_list(struct store *s, int64_t account_id, int64_t app_id,
+                          const struct store_page *pg, store_build_cb cb, void *ctx,
+                          struct ccm_error *err);
+
+struct store_task {
+	int64_t id;
+	int64_t account_id;
+	char type[24];   /* build_whitelist, domain_whitelist, node_attestation */
+	char status[16]; /* PENDING, APPROVED, DENIED, FAILED */
+	int64_t app_id;
+	int64_t build_id;                 /* build_whitelist */
+	char domains[STORE_JSON_MAX + 1]; /* domain_whitelist: the requested set */
+	int64_t requester_id;             /* 0: the system */
+	char reason[STORE_TEXT_MAX + 1];  /* of a denial or failure */
+	int64_t created_at, updated_at;
+};
+
+struct store_vote {
+	int64_t user_id;
+	bool approve;
+	char reason[STORE_TEXT_MAX + 1];
+	int64_t at;
+};
+
+ccm_code store_task_create(struct store *s, struct store_task *t, struct ccm_error *err);
+ccm_code store_task_get(struct store *s, int64_t account_id, int64_t id, struct store_task *t,
+                        struct ccm_error *err);
+ccm_code store_task_set_status(struct store *s, int64_t id, const char *status, const char *reason,
+                               int64_t now, struct ccm_error *err);
+/* CCM_E_CONFLICT when the user already voted on the task. */
+ccm_code store_task_vote(struct store *s, int64_t task_id, const struct store_vote *v,
+                         struct ccm_error *err);
+/* Approvals by distinct users, not counting exclude_user (0: none). */
+int64_t store_task_approvals(struct store *s, int64_t task_id, int64_t exclude_user);
+typedef ccm_code (*store_vote_cb)(void *ctx, const struct store_vote *v);
+ccm_code store_task_votes(struct store *s, int64_t task_id, store_vote_cb cb, void *ctx,
+                          struct ccm_error *err);
+/* Any PENDING task of this type on this app (0 when none). */
+int64_t store_task_pending_for_app(struct store *s, int64_t app_id, const char *type);
+typedef ccm_code (*store_task_cb)(void *ctx, const struct store_task *t);
+/* status, type: NULL for any. */
+ccm_code store_task_list(struct store *s, int64_t account_id, const char *status, const char *type,
+                         const struct store_page *pg, store_task_cb cb, void *ctx,
+                         struct ccm_error *err);
+
+/* ---- compute nodes --------------------------------------------------------- */
+
+struct store_join_token {
+	int64_t id;
+	int64_t account_id;
+	char name[STORE_NAME_MAX + 1];
+	char labels[STORE_JSON_MAX + 1];
+	int64_t uses_total, uses_left;
+	int64_t expires_at;
+	bool revoked;
+	int64_t created_by;
+	int64_t created_at;
+	uint8_t token_hash[STORE_DIGEST]; /* filled by store_join_token_find */
+};
+
+ccm_code store_join_token_create(struct store *s, struct store_join_token *t,
+                                 const uint8_t hash[STORE_DIGEST], struct ccm_error *err);
+/* By hash, whatever its state (the caller says why it is unusable). */
+ccm_code store_join_token_find(struct store *s, const uint8_t hash[STORE_DIGEST],
+                               struct store_join_token *t, struct ccm_error *err);
+ccm_code store_join_token_use(struct store *s, int64_t id, struct ccm_error *err);
+ccm_code store_join_token_revoke(struct store *s, int64_t account_id, int64_t id,
+                                 struct ccm_error *err);
+typedef ccm_code (*store_join_token_cb)(void *ctx, const struct store_join_token *t);
+ccm_code store_join_token_list(struct store *s, int64_t account_id, const struct store_page *pg,
+                               store_join_token_cb cb, void *ctx, struct ccm_error *err);
+
+struct store_node {
+	int64_t id;
+	int64_t account_id;
+	char name[STORE_NAME_MAX + 1];
+	char state[16]; /* ENROLLING ACTIVE UNREACHABLE DEACTIVATED */
+	char attestation[STORE_TEXT_MAX + 1];
+	char labels[STORE_JSON_MAX + 1];
+	char sys_info[STORE_JSON_MAX + 1];
+	char load[256];
+	int64_t token_id;
+	int64_t last_seen;
+	int64_t created_at, updated_at;
+};
+
+ccm_code store_node_create(struct store *s, struct store_node *n, struct ccm_error *err);
+ccm_code store_node_get(struct store *s, int64_t account_id, int64_t id, struct store_node *n,
+                        struct ccm_error *err);
+ccm_code store_node_set_state(struct store *s, int64_t id, const char *state, int64_t now,
+                              struct ccm_error *err);
+ccm_code store_node_set_labels(struct store *s, int64_t id, const char *labels, int64_t now,
+                               struct ccm_error *err);
+/* Heartbeat: last_seen, load, state ACTIVE. */
+ccm_code store_node_seen(struct store *s, int64_t id, const char *load, int64_t now,
+                         struct ccm_error *err);
+/* ACTIVE nodes not seen since `before` become UNREACHABLE; cb is called
+ * for each (inside the caller's transaction). */
+typedef ccm_code (*store_node_cb)(void *ctx, const struct store_node *n);
+ccm_code store_node_sweep(struct store *s, int64_t before, int64_t now, store_node_cb cb, void *ctx,
+                          struct ccm_error *err);
+ccm_code store_node_list(struct store *s, int64_t account_id, const struct store_page *pg,
+                         store_node_cb cb, void *ctx, struct ccm_error *err);
+/* App instances reported by a node: the listed ones get their state, the
+ * other RUNNING ones of the node become STOPPED. */
+ccm_code store_instance_set(struct store *s, int64_t node_id, int64_t app_id, const char *state,
+                            int64_t now, struct ccm_error *err);
+ccm_code store_instance_stop_others(struct store *s, int64_t node_id, int64_t now,
+                                    struct ccm_error *err);
+struct store_instance {
+	int64_t node_id, app_id;
+	char state[16];
+	int64_t updated_at;
+};
+typedef ccm_code (*store_instance_cb)(void *ctx, const struct store_instance *i);
+ccm_code store_instance_list(struct store *s, int64_t node_id, store_instance_cb cb, void *ctx,
+                             struct ccm_error *err);
+
+/* ---- certificates (node and app) ------------------------------------------ */
+
+struct store_cert {
+	int64_t id;
+	int64_t account_id;
+	char kind[8]; /* "node" or "app" */
+	char serial[STORE_SERIAL_MAX + 1];
+	int64_t node_id, app_id, build_id;
+	int64_t not_after;
+	char state[16]; /* ISSUED, REVOKED (EXPIRED is derived from not_after) */
+	int64_t revoked_at;
+	int64_t created_at;
+};
+
+ccm_code store_cert_create(struct store *s, struct store_cert *c, struct ccm_error *err);
+ccm_code store_cert_get(struct store *s, int64_t account_id, int64_t id, struct store_cert *c,
+                        struct ccm_error *err);
+ccm_code store_cert_by_serial(struct store *s, int64_t account_id, const char *serial,
+                              struct store_cert *c, struct ccm_error *err);
+ccm_code store_cert_revoke(struct store *s, int64_t id, int64_t now, struct ccm_error *err);
+/* Revoke every ISSUED certificate of a node. */
+ccm_code store_cert_revoke_node(struct store *s, int64_t node_id, int64_t now,
+                                struct ccm_error *err);
+typedef ccm_code (*store_cert_cb)(void *ctx, const struct store_cert *c);
+/* app_id 0: all; revoked_only: the CRL's entries. */
+ccm_code store_cert_list(struct store *s, int64_t account_id, int64_t app_id, bool revoked_only,
+                         const struct store_page *pg, store_cert_cb cb, void *ctx,
+                         struct ccm_error *err);
+
 #ifdef __cplusplus
 }
 #endif

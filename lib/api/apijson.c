@@ -157,6 +157,10 @@ static const char *apijson_type_name(enum apijson_type t)
 		return "an integer";
 	case APIJSON_BOOL:
 		return "a boolean";
+	case APIJSON_OBJECT:
+		return "an object";
+	case APIJSON_ARRAY:
+		return "an array";
 	default:
 		return "an array of strings";
 	}
@@ -191,6 +195,16 @@ static bool apijson_field_ok(const struct apijson_field *f, json_t *v, struct ap
 	case APIJSON_BOOL:
 		if (!json_is_boolean(v))
 			break;
+		return true;
+	case APIJSON_OBJECT:
+	case APIJSON_ARRAY:
+		if (f->type == APIJSON_OBJECT ? !json_is_object(v) : !json_is_array(v))
+			break;
+		n = f->type == APIJSON_OBJECT ? json_object_size(v) : json_array_size(v);
+		if ((int64_t)n < f->min || (int64_t)n > f->max)
+			return apijson_fail(r, APIJSON_OUT_OF_RANGE,
+			                    "field '%s' must hold %lld to %lld members", f->name,
+			                    (long long)f->min, (long long)f->max);
 		return true;
 	case APIJSON_STRINGS:
 		if (!json_is_array(v))
@@ -258,6 +272,12 @@ json_t *apijson_schema(const struct apijson_field *fields)
 			break;
 		case APIJSON_BOOL:
 			p = json_pack("{s:s}", "type", "boolean");
+			break;
+		case APIJSON_OBJECT:
+			p = json_pack("{s:s}", "type", "object");
+			break;
+		case APIJSON_ARRAY:
+			p = json_pack("{s:s}", "type", "array");
 			break;
 		default:
 			p = json_pack("{s:s,s:{s:s,s:i},s:I,s:I}", "type", "array", "items", "type",

@@ -32,6 +32,8 @@ enum apijson_type {
 	APIJSON_INT,
 	APIJSON_BOOL,
 	APIJSON_STRINGS, /* array of strings */
+	APIJSON_OBJECT,  /* a JSON object, checked by the handler (min/max: members) */
+	APIJSON_ARRAY,   /* a JSON array of any values, checked by the handler (min/max: items) */
 };
 
 struct apijson_field {

@@ -30,6 +30,20 @@ int store_bind_text(sqlite3_stmt *st, int idx, const char *v);
 ccm_code store_blob_dup(sqlite3_stmt *st, int col, uint8_t **out, size_t *len,
                         struct ccm_error *err);
 ccm_code store_text_dup(sqlite3_stmt *st, int col, char **out, struct ccm_error *err);
+/* Step one row into out with row(); CCM_E_NOTFOUND naming what if none.
+ * Finalises st. */
+ccm_code store_row(struct store *s, sqlite3_stmt *st, void (*row)(sqlite3_stmt *, void *),
+                   void *out, const char *what, struct ccm_error *err);
+/* Each row into tmp, then cb(ctx, tmp). Finalises st. */
+ccm_code store_rows(struct store *s, sqlite3_stmt *st, void (*row)(sqlite3_stmt *, void *),
+                    void *tmp, ccm_code (*cb)(void *, const void *), void *ctx, const char *what,
+                    struct ccm_error *err);
+/* A typed listing callback carried through store_rows: fn is cast back to
+ * its real type by the table file's adapter before the call. */
+struct store_emit {
+	void (*fn)(void);
+	void *ctx;
+};
 void store_page_bind(sqlite3_stmt *st, int idx, const struct store_page *pg);
 
 #endif

@@ -82,6 +82,71 @@ static const char *const store_migrations[] = {
         " cert_pem TEXT NOT NULL,"
         " key_sealed BLOB NOT NULL,"
         " note TEXT NOT NULL DEFAULT '');",
+        /* 2: apps, builds, tasks, join tokens, nodes, certificates */
+        "CREATE TABLE apps ("
+        " id INTEGER PRIMARY KEY,"
+        " account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+        " name TEXT NOT NULL, description TEXT NOT NULL,"
+        " input_image TEXT NOT NULL, output_image TEXT NOT NULL,"
+        " isvprodid INTEGER NOT NULL, isvsvn INTEGER NOT NULL, min_isvsvn INTEGER NOT NULL,"
+        " mem_bytes INTEGER NOT NULL, mem_enclave INTEGER NOT NULL, threads INTEGER NOT NULL,"
+        " allow_debug INTEGER NOT NULL, runtime TEXT NOT NULL, labels TEXT NOT NULL,"
+        " domains_pending TEXT NOT NULL, whitelisted_domains TEXT NOT NULL,"
+        " cert_subject TEXT NOT NULL, cert_key_type TEXT NOT NULL, cert_key_path TEXT NOT NULL,"
+        " cert_cert_path TEXT NOT NULL, cert_chain_path TEXT NOT NULL, cert_days INTEGER NOT NULL,"
+        " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+        " UNIQUE (account_id, name));"
+        "CREATE TABLE builds ("
+        " id INTEGER PRIMARY KEY,"
+        " account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+        " app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+        " source TEXT NOT NULL, image_name TEXT NOT NULL, image_digest TEXT NOT NULL,"
+        " mrenclave TEXT, mrsigner TEXT NOT NULL, isvprodid INTEGER NOT NULL,"
+        " isvsvn INTEGER NOT NULL, debug INTEGER NOT NULL, mem_bytes INTEGER NOT NULL,"
+        " threads INTEGER NOT NULL, status TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+        " conv_status TEXT NOT NULL, conv_reason TEXT NOT NULL, bytes_done INTEGER NOT NULL,"
+        " bytes_total INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+        " UNIQUE (account_id, mrenclave));"
+        "CREATE INDEX builds_app ON builds(app_id);"
+        "CREATE TABLE tasks ("
+        " id INTEGER PRIMARY KEY,"
+        " account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+        " type TEXT NOT NULL, status TEXT NOT NULL, app_id INTEGER NOT NULL,"
+        " build_id INTEGER NOT NULL, domains TEXT NOT NULL, requester_id INTEGER NOT NULL,"
+        " reason TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+        "CREATE INDEX tasks_account ON tasks(account_id, status);"
+        "CREATE TABLE task_votes ("
+        " task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,"
+        " user_id INTEGER NOT NULL, approve INTEGER NOT NULL, reason TEXT NOT NULL,"
+        " at INTEGER NOT NULL, PRIMARY KEY (task_id, user_id));"
+        "CREATE TABLE join_tokens ("
+        " id INTEGER PRIMARY KEY,"
+        " account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+        " name TEXT NOT NULL, token_hash BLOB NOT NULL UNIQUE, labels TEXT NOT NULL,"
+        " uses_total INTEGER NOT NULL, uses_left INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+        " revoked INTEGER NOT NULL DEFAULT 0, created_by INTEGER NOT NULL,"
+        " created_at INTEGER NOT NULL, UNIQUE (account_id, name));"
+        "CREATE TABLE nodes ("
+        " id INTEGER PRIMARY KEY,"
+        " account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+        " name TEXT NOT NULL, state TEXT NOT NULL, attestation TEXT NOT NULL,"
+        " labels TEXT NOT NULL, sys_info TEXT NOT NULL, load TEXT NOT NULL,"
+        " token_id INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+        " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+        "CREATE INDEX nodes_state ON nodes(state, last_seen);"
+        "CREATE TABLE app_instances ("
+        " node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,"
+        " app_id INTEGER NOT NULL, state TEXT NOT NULL, updated_at INTEGER NOT NULL,"
+        " PRIMARY KEY (node_id, app_id));"
+        "CREATE TABLE certificates ("
+        " id INTEGER PRIMARY KEY,"
+        " account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+        " kind TEXT NOT NULL, serial TEXT NOT NULL, node_id INTEGER NOT NULL,"
+        " app_id INTEGER NOT NULL, build_id INTEGER NOT NULL, not_after INTEGER NOT NULL,"
+        " state TEXT NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0,"
+        " created_at INTEGER NOT NULL, UNIQUE (account_id, serial));"
+        "CREATE INDEX certificates_node ON certificates(node_id);"
+        "CREATE INDEX certificates_app ON certificates(account_id, app_id);",
 };
 #define STORE_NMIGRATIONS ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
 
@@ -163,6 +228,41 @@ ccm_code store_text_dup(sqlite3_stmt *st, int col, char **out, struct ccm_error 
 		memcpy(*out, t, n);
 	(*out)[n] = '\0';
 	return CCM_OK;
+}
+
+ccm_code store_row(struct store *s, sqlite3_stmt *st, void (*row)(sqlite3_stmt *, void *),
+                   void *out, const char *what, struct ccm_error *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		row(st, out);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return CCM_OK;
+	if (rc == SQLITE_DONE)
+		return ccm_fail(err, CCM_E_NOTFOUND, "%s not found", what);
+	return store_sqlfail(s, sqlite3_extended_errcode(s->db), what, err);
+}
+
+ccm_code store_rows(struct store *s, sqlite3_stmt *st, void (*row)(sqlite3_stmt *, void *),
+                    void *tmp, ccm_code (*cb)(void *, const void *), void *ctx, const char *what,
+                    struct ccm_error *err)
+{
+	ccm_code rc = CCM_OK;
+	int step;
+
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		row(st, tmp);
+		if ((rc = cb(ctx, tmp)) != CCM_OK) {
+			ccm_fail(err, rc, "%s: listing stopped", what);
+			break;
+		}
+	}
+	if (rc == CCM_OK && step != SQLITE_DONE)
+		rc = store_sqlfail(s, sqlite3_extended_errcode(s->db), what, err);
+	sqlite3_finalize(st);
+	return rc;
 }
 
 void store_page_bind(sqlite3_stmt *st, int idx, const struct store_page *pg)

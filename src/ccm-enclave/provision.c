@@ -90,9 +90,16 @@ static ccm_code key_pem(EVP_PKEY *key, char **out, size_t *len, struct ccm_error
 	return *out ? CCM_OK : ccm_fail(err, CCM_E_NOMEM, "out of memory");
 }
 
+/* The DNS names to ask for: the certificate config's, else CCM_DNS_NAMES
+ * (comma-separated, from the container's environment), else none, which
+ * lets the manager use every whitelisted domain of the app. Requested
+ * names are not part of the measurement: the manager's policy decides. */
 static size_t cfg_names(const json_t *cfg, const char *names[MAX_NAMES])
 {
+	static char envbuf[4096];
 	json_t *arr = json_object_get(cfg, "dns_names"), *v;
+	const char *env = getenv("CCM_DNS_NAMES");
+	char *save = NULL, *p;
 	size_t i, n = 0;
 
 	json_array_foreach(arr, i, v)
@@ -100,6 +107,12 @@ static size_t cfg_names(const json_t *cfg, const char *names[MAX_NAMES])
 		if (json_is_string(v) && n < MAX_NAMES)
 			names[n++] = json_string_value(v);
 	}
+	if (n > 0 || env == NULL || env[0] == '\0')
+		return n;
+	snprintf(envbuf, sizeof(envbuf), "%s", env);
+	for (p = strtok_r(envbuf, ",", &save); p != NULL && n < MAX_NAMES;
+	     p = strtok_r(NULL, ",", &save))
+		names[n++] = p;
 	return n;
 }
 

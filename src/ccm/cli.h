@@ -28,8 +28,11 @@ extern const struct cmd_entry cmd_sgx_entries[];
 extern const struct cmd_entry cmd_image_entries[];
 extern const struct cmd_entry cmd_bench_entries[];
 extern const struct cmd_entry cmd_manager_entries[];
+extern const struct cmd_entry cmd_objects_entries[];
 extern const struct cmd_entry cmd_quote_entries[];
 extern const struct cmd_entry cmd_bench_quote_entries[];
+extern const struct cmd_entry cmd_build_entries[];
+extern const struct cmd_entry cmd_cert_entries[];
 
 /* Print "ccm: MESSAGE" on stderr and return the exit status for the code. */
 int cli_fail(const struct ccm_error *err);

@@ -24,24 +24,14 @@
 
 #include "ccm/store.h"
 #include "cli.h"
+#include "mgr.h"
 #include "util/util.h"
 
 #define MGR_MAX_REPLY (16u << 20)
-#define MGR_MAX_OPTS 16
-
-struct mgr_args {
-	const char *cmd;
-	const char *pos[4];
-	int npos;
-	const char *names[MGR_MAX_OPTS];
-	const char *vals[MGR_MAX_OPTS];
-	int n;
-	bool json;
-};
 
 /* spec: space-separated option names; "name=" takes a value. */
-static int mgr_parse(const char *cmd, int argc, char **argv, const char *spec, int pmin, int pmax,
-                     struct mgr_args *a)
+int mgr_parse(const char *cmd, int argc, char **argv, const char *spec, int pmin, int pmax,
+              struct mgr_args *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->cmd = cmd;
@@ -89,7 +79,7 @@ static int mgr_parse(const char *cmd, int argc, char **argv, const char *spec, i
 	return 0;
 }
 
-static const char *mgr_opt(const struct mgr_args *a, const char *name)
+const char *mgr_opt(const struct mgr_args *a, const char *name)
 {
 	size_t len = strlen(name);
 
@@ -135,13 +125,7 @@ static json_t *mgr_session_load(void)
 	return json_load_file(path, 0, NULL);
 }
 
-struct mgr {
-	char server[1024];
-	char cacert[4096];
-	char token[128];
-};
-
-static int mgr_init(struct mgr *m, bool need_token)
+int mgr_init(struct mgr *m, bool need_token)
 {
 	json_t *s = mgr_session_load();
 	const char *v;
@@ -222,8 +206,8 @@ static size_t mgr_write(char *data, size_t size, size_t nmemb, void *arg)
 
 /* One request. Returns the HTTP status (0 on transport failure, printed);
  * *out gets the reply text (malloc'ed). */
-static long mgr_http(const struct mgr *m, const char *method, const char *path, json_t *body,
-                     const char *userpwd, char **out)
+long mgr_http(const struct mgr *m, const char *method, const char *path, json_t *body,
+              const char *userpwd, char **out)
 {
 	struct mgr_buf b = {NULL, 0, false};
 	struct curl_slist *h = NULL;
@@ -280,7 +264,7 @@ static long mgr_http(const struct mgr *m, const char *method, const char *path, 
 }
 
 /* Print a server error; exit status for it. */
-static int mgr_error(long status, const char *text)
+int mgr_error(long status, const char *text)
 {
 	json_t *j = json_loads(text ? text : "", 0, NULL);
 	json_t *e = json_object_get(j, "error");
@@ -294,8 +278,7 @@ static int mgr_error(long status, const char *text)
 }
 
 /* Call and parse a JSON reply; returns 0 with *out set, or an exit status. */
-static int mgr_call(const struct mgr *m, const char *method, const char *path, json_t *body,
-                    json_t **out)
+int mgr_call(const struct mgr *m, const char *method, const char *path, json_t *body, json_t **out)
 {
 	char *text = NULL;
 	long st = mgr_http(m, method, path, body, NULL, &text);
@@ -327,7 +310,7 @@ static void mgr_print_value(const char *key, json_t *v)
 }
 
 /* Text output: objects as "key value" lines, listings one item a line. */
-static int mgr_show(const struct mgr_args *a, json_t *o)
+int mgr_show(const struct mgr_args *a, json_t *o)
 {
 	json_t *items = json_object_get(o, "items"), *v, *it;
 	const char *k;
@@ -359,7 +342,7 @@ static int mgr_show(const struct mgr_args *a, json_t *o)
 	return 0;
 }
 
-static int mgr_simple(const struct mgr_args *a, const char *method, const char *path, json_t *body)
+int mgr_simple(const struct mgr_args *a, const char *method, const char *path, json_t *body)
 {
 	struct mgr m;
 	json_t *out;
@@ -373,7 +356,7 @@ static int mgr_simple(const struct mgr_args *a, const char *method, const char *
 	return rc ? rc : mgr_show(a, out);
 }
 
-static int mgr_id(const struct mgr_args *a, int i, uint64_t *out)
+int mgr_id(const struct mgr_args *a, int i, uint64_t *out)
 {
 	struct ccm_error err;
 
@@ -404,7 +387,7 @@ static int mgr_read_secret(const char *path, char *out, size_t n)
 }
 
 /* Append "&key=value" (escaped) to a path. */
-static void mgr_q(char *q, size_t n, const char *key, const char *val)
+void mgr_q(char *q, size_t n, const char *key, const char *val)
 {
 	char *e;
 	size_t used = strlen(q);
@@ -416,7 +399,7 @@ static void mgr_q(char *q, size_t n, const char *key, const char *val)
 	curl_free(e);
 }
 
-static void mgr_paging(const struct mgr_args *a, char *q, size_t n)
+void mgr_paging(const struct mgr_args *a, char *q, size_t n)
 {
 	mgr_q(q, n, "limit", mgr_opt(a, "limit"));
 	mgr_q(q, n, "offset", mgr_opt(a, "offset"));
@@ -571,7 +554,7 @@ out:
 /* ---- accounts ---------------------------------------------------------------------- */
 
 /* "A,B" -> ["A","B"] */
-static json_t *mgr_list(const char *s)
+json_t *mgr_list(const char *s)
 {
 	json_t *arr = json_array();
 
@@ -584,8 +567,8 @@ static json_t *mgr_list(const char *s)
 	return arr;
 }
 
-static int mgr_int_field(const struct mgr_args *a, json_t *body, const char *opt, const char *field,
-                         uint64_t max)
+int mgr_int_field(const struct mgr_args *a, json_t *body, const char *opt, const char *field,
+                  uint64_t max)
 {
 	const char *v = mgr_opt(a, opt);
 	char name[40];

@@ -310,3 +310,28 @@ ccm_code bootstrap_run(struct ccmd *d, struct ccm_error *err)
 		rc = bootstrap_admin(d, err);
 	return rc;
 }
+
+ccm_code bootstrap_account_ca(struct ccmd *d, int64_t account_id, X509 **ca, EVP_PKEY **key,
+                              struct ccm_error *err)
+{
+	char *pem = NULL;
+	uint8_t *sealed = NULL;
+	size_t slen = 0;
+	ccm_code rc;
+
+	*ca = NULL;
+	if (key)
+		*key = NULL;
+	rc = store_account_ca(d->store, account_id, &pem, key ? &sealed : NULL, &slen, err);
+	if (rc == CCM_OK)
+		rc = pki_cert_from_pem(pem, strlen(pem), ca, err);
+	if (rc == CCM_OK && key)
+		rc = bootstrap_unseal(d, "account:ca", sealed, slen, key, err);
+	if (rc != CCM_OK) {
+		X509_free(*ca);
+		*ca = NULL;
+	}
+	free(pem);
+	free(sealed);
+	return rc;
+}

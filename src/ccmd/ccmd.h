@@ -22,8 +22,10 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <openssl/types.h>
+#include <openssl/x509.h>
 
 #include "api/apijson.h"
+#include "ccm/quote.h"
 #include "ccm/store.h"
 
 #define CCMD_MAX_HOSTNAMES 16
@@ -47,9 +49,22 @@ struct ccmd_config {
 	int login_max_failures; /* per user; per address it is 4x */
 	int64_t login_window;   /* seconds */
 	const char *admin_email;
+	/* compute nodes (part 2) */
+	const char *collateral[8]; /* --collateral DIR: DCAP collateral sets */
+	size_t ncollateral;
+	int64_t collateral_at;              /* --collateral-at: fixed verification time (0: now) */
+	int node_interval;                  /* heartbeat interval given to agents, seconds */
+	int node_missed;                    /* heartbeats missed before UNREACHABLE */
+	int node_cert_days;                 /* node certificate validity */
+	const char *insecure_registries[8]; /* --insecure-registry HOST:PORT (plain HTTP) */
+	size_t n_insecure;
+	const char *runtime;  /* --runtime: the static ccm-enclave put into images */
+	const char *work_dir; /* --work-dir: conversion scratch space (default $TMPDIR) */
 };
 
 struct auth_limiter;
+struct ccm_quote_verifier;
+struct ccm_quote_collateral;
 
 struct ccmd {
 	struct ccmd_config cfg;
@@ -59,8 +74,12 @@ struct ccmd {
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
-	struct event *ev_term, *ev_int, *ev_drain, *ev_purge;
+	struct event *ev_term, *ev_int, *ev_drain, *ev_purge, *ev_sweep;
+	struct ccm_quote_verifier *verifier;
+	struct ccm_quote_collateral *collateral[8];
+	size_t ncollateral;
 	struct auth_limiter *limiter;
+	struct worker *worker; /* image conversions (worker.c) */
 	struct apijson_limits json_limits;
 	char dummy_hash[STORE_HASH_MAX]; /* Argon2id of a random password */
 	time_t started;
@@ -76,10 +95,12 @@ enum route_access {
 	ACCESS_WRITER,  /* ... */
 	ACCESS_MANAGER, /* ... */
 	ACCESS_ADMIN,   /* system administrator (session only, never a token) */
+	ACCESS_NODE,    /* an enrolled node: mTLS client certificate, no bearer token */
 };
 
 #define ROUTE_ACCOUNT 0x01u  /* path {id} is an account id */
 #define ROUTE_PWCHANGE 0x02u /* allowed while a password change is forced */
+#define ROUTE_NOAUDIT 0x04u  /* success is not audited (heartbeats); refusals are */
 
 struct req;
 
@@ -118,6 +139,10 @@ struct req {
 	bool has_account;
 	struct store_account account;
 	enum store_role role;
+	/* which node (ACCESS_NODE) */
+	bool has_node;
+	struct store_node node;
+	X509 *node_cert; /* the peer certificate (not owned) */
 	/* outcome */
 	int status;
 	json_t *resp;        /* JSON reply, or NULL with resp_text */
@@ -180,6 +205,15 @@ ccm_code bootstrap_run(struct ccmd *d, struct ccm_error *err);
 ccm_code bootstrap_seal(struct ccmd *d, const char *purpose, EVP_PKEY *key, uint8_t **out,
                         size_t *len, struct ccm_error *err);
 
+/* The account CA certificate and its unsealed key. */
+ccm_code bootstrap_account_ca(struct ccmd *d, int64_t account_id, X509 **ca, EVP_PKEY **key,
+                              struct ccm_error *err);
+
+/* ---- builder.c: image builds through the conversion worker ---- */
+struct store_build;
+ccm_code builder_submit(struct ccmd *d, const struct store_build *b, struct ccm_error *err);
+void builder_resume(struct ccmd *d);
+
 /* ---- log.c ---- */
 void log_event(const char *level, const char *msg, json_t *fields); /* steals fields */
 void log_info(const char *msg);
@@ -218,6 +252,60 @@ void api_token_revoke(struct req *r);
 
 void api_audit_list(struct req *r);
 void api_audit_account(struct req *r);
+
+void api_app_create(struct req *r);
+void api_app_list(struct req *r);
+void api_app_show(struct req *r);
+void api_app_update(struct req *r);
+void api_app_delete(struct req *r);
+json_t *api_app_json(const struct store_app *a);
+
+void api_build_create(struct req *r);
+void api_build_list(struct req *r);
+void api_build_show(struct req *r);
+void api_build_revoke(struct req *r);
+json_t *api_build_json(const struct store_build *b);
+
+void api_task_list(struct req *r);
+void api_task_show(struct req *r);
+void api_task_approve(struct req *r);
+void api_task_deny(struct req *r);
+/* Open a task in the request's transaction (type, app, build, domains). */
+bool api_task_open(struct req *r, struct store_task *t);
+
+void api_node_token_create(struct req *r);
+void api_node_token_list(struct req *r);
+void api_node_token_revoke(struct req *r);
+void api_node_enroll(struct req *r);
+void api_node_list(struct req *r);
+void api_node_show(struct req *r);
+void api_node_label(struct req *r);
+void api_node_deactivate(struct req *r);
+/* Periodic: ACTIVE nodes that missed their heartbeats become UNREACHABLE. */
+void api_node_sweep(struct ccmd *d);
+
+/* Node channel (mTLS): identify the node from its client certificate. */
+bool api_nodechan_auth(struct req *r);
+void api_nodechan_status(struct req *r);
+void api_nodechan_renew(struct req *r);
+/* Issue a node certificate for csr and record it (enroll and renew). */
+bool api_nodechan_issue_node(struct req *r, X509_REQ *csr, const struct store_node *n,
+                             json_t *reply);
+/* Verify a DCAP quote with the configured collateral; false with the
+ * reply set (check named). tcb gets the status. */
+bool api_nodechan_dcap(struct req *r, const uint8_t *quote, size_t len, const char *code,
+                       struct ccm_quote_report *report, int *tcb);
+
+void api_cert_issue(struct req *r);
+void api_cert_list(struct req *r);
+void api_cert_revoke(struct req *r);
+void api_cert_crl(struct req *r);
+
+/* Shared helpers (api-app.c): a JSON array of strings, each validated
+ * ("labels": k=v, "domains": DNS names), serialised into out. */
+bool api_app_strings(struct req *r, const char *field, json_t *arr, char *out, size_t max);
+/* Parse stored JSON text (never fails: "[]" on error). */
+json_t *api_app_parse(const char *text);
 
 /* Shared JSON views (api-user.c). */
 json_t *api_user_json(const struct store_user *u);

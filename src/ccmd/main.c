@@ -14,6 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
 
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
@@ -27,7 +30,12 @@ static const char main_usage[] =
         "            [--max-body BYTES] [--session-ttl SECONDS]\n"
         "            [--argon2-memory KIB] [--argon2-passes N]\n"
         "            [--login-max-failures N] [--login-window SECONDS]\n"
-        "            [--admin-email EMAIL]\n";
+        "            [--admin-email EMAIL]\n"
+        "            [--collateral DIR ...] [--collateral-at RFC3339]\n"
+        "            [--node-interval SECONDS] [--node-missed N] [--node-cert-days N]\n"
+        "            [--insecure-registry HOST:PORT ...] [--runtime PATH] [--work-dir DIR]\n"
+        "  --collateral-at fixes the DCAP verification time (testing and offline use\n"
+        "  only: collateral that expired since is then accepted as of that time).\n";
 
 enum {
 	O_DATA = 256,
@@ -44,11 +52,27 @@ enum {
 	O_LMAX,
 	O_LWIN,
 	O_ADMIN,
+	O_COLL,
+	O_COLLAT,
+	O_NIV,
+	O_NMISS,
+	O_NDAYS,
+	O_INSECURE,
+	O_RUNTIME,
+	O_WORKDIR,
 	O_HELP,
 };
 
 static const struct option main_opts[] = {
         {"data", required_argument, NULL, O_DATA},
+        {"collateral", required_argument, NULL, O_COLL},
+        {"collateral-at", required_argument, NULL, O_COLLAT},
+        {"node-interval", required_argument, NULL, O_NIV},
+        {"node-missed", required_argument, NULL, O_NMISS},
+        {"node-cert-days", required_argument, NULL, O_NDAYS},
+        {"insecure-registry", required_argument, NULL, O_INSECURE},
+        {"runtime", required_argument, NULL, O_RUNTIME},
+        {"work-dir", required_argument, NULL, O_WORKDIR},
         {"listen", required_argument, NULL, O_LISTEN},
         {"hostname", required_argument, NULL, O_HOST},
         {"tls-cert", required_argument, NULL, O_CERT},
@@ -113,6 +137,55 @@ static void main_defaults(struct ccmd_config *c)
 	c->login_max_failures = 5;
 	c->login_window = 300;
 	c->admin_email = "admin@localhost";
+	c->node_interval = 30;
+	c->node_missed = 3;
+	c->node_cert_days = 30;
+}
+
+/* Node and collateral options (part 2). */
+static int main_option_node(struct ccmd_config *c, int opt, const char *v)
+{
+	struct ccm_error err;
+	uint64_t n;
+
+	switch (opt) {
+	case O_INSECURE:
+		if (c->n_insecure >= 8 || strchr(v, ':') == NULL)
+			return main_usage_error(
+			        "--insecure-registry: HOST:PORT, at most 8, got '%s'", v);
+		c->insecure_registries[c->n_insecure++] = v;
+		return 0;
+	case O_RUNTIME:
+		c->runtime = v;
+		return 0;
+	case O_WORKDIR:
+		c->work_dir = v;
+		return 0;
+	case O_COLL:
+		if (c->ncollateral >= sizeof(c->collateral) / sizeof(c->collateral[0]))
+			return main_usage_error("--collateral: at most 8 directories");
+		c->collateral[c->ncollateral++] = v;
+		return 0;
+	case O_COLLAT:
+		if (ccm_quote_parse_time(v, &c->collateral_at, &err) != CCM_OK)
+			return main_usage_error("--collateral-at: not an RFC 3339 time: '%s'", v);
+		return 0;
+	case O_NIV:
+		if (!main_num(v, 1, 3600, &n))
+			return main_usage_error("--node-interval: 1 to 3600 seconds, got '%s'", v);
+		c->node_interval = (int)n;
+		return 0;
+	case O_NMISS:
+		if (!main_num(v, 1, 100, &n))
+			return main_usage_error("--node-missed: 1 to 100, got '%s'", v);
+		c->node_missed = (int)n;
+		return 0;
+	default:
+		if (!main_num(v, 1, 825, &n))
+			return main_usage_error("--node-cert-days: 1 to 825, got '%s'", v);
+		c->node_cert_days = (int)n;
+		return 0;
+	}
 }
 
 static int main_option(struct ccmd_config *c, int opt, const char *v)
@@ -181,6 +254,15 @@ static int main_option(struct ccmd_config *c, int opt, const char *v)
 			return main_usage_error("--admin-email: not an e-mail address: '%s'", v);
 		c->admin_email = v;
 		return 0;
+	case O_COLL:
+	case O_COLLAT:
+	case O_NIV:
+	case O_NMISS:
+	case O_NDAYS:
+	case O_INSECURE:
+	case O_RUNTIME:
+	case O_WORKDIR:
+		return main_option_node(c, opt, v);
 	case O_HELP:
 		fputs(main_usage, stdout);
 		exit(0);
@@ -210,6 +292,44 @@ static int main_parse(int argc, char **argv, struct ccmd_config *c)
 	return 0;
 }
 
+/* Load and check every --collateral set into the quote verifier. */
+static ccm_code main_collateral(struct ccmd *d, struct ccm_error *err)
+{
+	ccm_code rc = ccm_quote_verifier_new(&d->verifier, err);
+
+	for (size_t i = 0; rc == CCM_OK && i < d->cfg.ncollateral; i++) {
+		rc = ccm_quote_collateral_load(d->cfg.collateral[i], &d->collateral[i], err);
+		if (rc == CCM_OK) {
+			d->ncollateral = i + 1;
+			rc = ccm_quote_verifier_add(d->verifier, d->collateral[i], err);
+		}
+		if (rc != CCM_OK)
+			ccm_error_prefix(err, "--collateral %s", d->cfg.collateral[i]);
+	}
+	return rc;
+}
+
+/* The runtime put into converted images: --runtime, else ccm-enclave next
+ * to this program (build/bin or the install directory). */
+static void main_default_runtime(struct ccmd_config *c)
+{
+	static char path[4096];
+	ssize_t n;
+	char *slash;
+
+	if (c->runtime != NULL)
+		return;
+	n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+	if (n <= 0)
+		return;
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	if (slash != NULL) {
+		snprintf(slash + 1, 32, "ccm-enclave");
+		c->runtime = path;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct ccmd d;
@@ -227,8 +347,12 @@ int main(int argc, char **argv)
 	/* A peer gone mid-reply must not kill the server (TLS writes use write()). */
 	signal(SIGPIPE, SIG_IGN);
 	apijson_limits_default(&d.json_limits);
+	evthread_use_pthreads(); /* the conversion worker posts back to the loop */
+	main_default_runtime(&d.cfg);
 	d.started = time(NULL);
 	rc = auth_init(&d, &err);
+	if (rc == CCM_OK)
+		rc = main_collateral(&d, &err);
 	if (rc == CCM_OK)
 		rc = bootstrap_run(&d, &err);
 	if (rc == CCM_OK)
@@ -251,6 +375,9 @@ out:
 	store_close(d.store);
 	SSL_CTX_free(d.ssl);
 	auth_free(&d);
+	for (size_t i = 0; i < d.ncollateral; i++)
+		ccm_quote_collateral_free(d.collateral[i]);
+	ccm_quote_verifier_free(d.verifier);
 	OPENSSL_cleanse(d.master_key, sizeof(d.master_key));
 	if (status == 0 && !d.cfg.check)
 		log_info("stopped");

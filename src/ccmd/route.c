@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509.h>
+
+#include "ccm/cert.h"
 #include "ccmd.h"
 
 #define S(n, req, lo, hi, d)                                                                       \
@@ -96,6 +99,82 @@ static const struct apijson_field body_token_create[] = {
         END,
 };
 
+#define APP_FIELDS(rq)                                                                             \
+	S("name", rq, 1, 64, "unique in the account"), S("description", false, 0, 1024, NULL),     \
+	        S("input_image", false, 1, STORE_REF_MAX,                                          \
+	          "OCI reference of the image to convert"),                                        \
+	        S("output_image", false, 1, STORE_REF_MAX,                                         \
+	          "OCI reference of the converted image"),                                         \
+	        I("isvprodid", rq, 0, 65535, NULL), I("isvsvn", false, 0, 65535, "default 0"),     \
+	        I("min_isvsvn", false, 0, 65535, "lowest ISVSVN given certificates (default 0)"),  \
+	        S("memory", false, 1, 16,                                                          \
+	          "enclave size, e.g. 256M (rounded up to a power of two)"),                       \
+	        I("threads", false, 1, 1024, "default 4"),                                         \
+	        L("entrypoint", false, 0, 64, "entrypoint override"),                              \
+	        L("args", false, 0, 128, "arguments override"),                                    \
+	        L("env", false, 0, 128, "KEY=VALUE environment overrides"),                        \
+	        L("rw_dirs", false, 0, 32, "read-write directories (absolute paths)"),             \
+	        L("labels", false, 0, 64, "k=v labels a node must carry"),                         \
+	        L("allowed_domains", false, 0, 64, "DNS names for certificates (need approval)"),  \
+	        B("allow_debug", false, "accept debug enclaves (default false)"),                  \
+	        S("cert_subject", false, 1, STORE_SUBJECT_MAX, "e.g. CN=web,O=Example"),           \
+	        S("cert_key_type", false, 1, 16, "ec-p256 (default), rsa-2048 or rsa-3072"),       \
+	        S("cert_key_path", false, 1, STORE_PATH_MAX, "key file inside the app"),           \
+	        S("cert_cert_path", false, 1, STORE_PATH_MAX, "certificate file inside the app"),  \
+	        S("cert_chain_path", false, 1, STORE_PATH_MAX, "CA chain file inside the app"),    \
+	        I("cert_validity_days", false, 1, 825, "default 30")
+static const struct apijson_field body_app_create[] = {APP_FIELDS(true), END};
+static const struct apijson_field body_app_update[] = {APP_FIELDS(false), END};
+static const struct apijson_field body_build_create[] = {
+        I("app_id", true, 1, INT64_C(1) << 53, NULL),
+        S("sigstruct", false, 4, 4096, "base64 of a 1808-byte SIGSTRUCT"),
+        S("image_name", false, 1, STORE_REF_MAX, "image to convert (a build record)"),
+        S("image_digest", false, 1, 79, "sha256:... when known"),
+        END,
+};
+static const struct apijson_field body_reason_opt[] = {
+        S("reason", false, 1, 1024, NULL),
+        END,
+};
+static const struct apijson_field body_reason[] = {
+        S("reason", true, 1, 1024, "why; kept with the task and in the audit log"),
+        END,
+};
+static const struct apijson_field body_join_token[] = {
+        S("name", true, 1, 64, "unique in the account"),
+        I("expires_in", false, 1, 31536000, "seconds; default 1 day"),
+        I("uses", false, 1, 100000, "enrollments allowed (default 1)"),
+        L("labels", false, 0, 64, "k=v labels stamped on the nodes"),
+        END,
+};
+static const struct apijson_field body_enroll[] = {
+        S("join_token", true, 1, 128, "the join token (the credential of this call)"),
+        S("name", true, 1, 64, "node name"),
+        S("csr", true, 1, CCM_CSR_MAX, "PEM CSR of the node key"),
+        {"sys_info", APIJSON_OBJECT, false, 0, 64, "what the agent sees (CPU, memory, SGX)"},
+        {"evidence", APIJSON_OBJECT, false, 2, 2, "{type: dcap, quote: base64}"},
+        END,
+};
+static const struct apijson_field body_node_label[] = {
+        L("labels", true, 0, 64, "k=v labels (replace the set)"),
+        END,
+};
+static const struct apijson_field body_node_status[] = {
+        {"load", APIJSON_ARRAY, false, 0, 3, "load averages"},
+        {"apps", APIJSON_ARRAY, false, 0, 256, "[{app_id, state: RUNNING|STOPPED}]"},
+        END,
+};
+static const struct apijson_field body_node_renew[] = {
+        S("csr", true, 1, CCM_CSR_MAX, "PEM CSR of the same node key"),
+        END,
+};
+static const struct apijson_field body_node_issue[] = {
+        S("csr", true, 1, CCM_CSR_MAX, "PEM CSR of the app key"),
+        {"evidence", APIJSON_OBJECT, true, 2, 2, "{type: simulated|dcap, quote: base64}"},
+        L("dns_names", false, 0, 64, "default: every whitelisted domain"),
+        END,
+};
+
 #define PAGE "limit,offset"
 #define AUDITQ "limit,offset,action,actor,result,since"
 #define ACC ROUTE_ACCOUNT
@@ -156,13 +235,73 @@ const struct route route_table[] = {
          NULL, "the account's audit entries"},
         {"GET", "/v1/audit", api_audit_list, ACCESS_ADMIN, 0, NULL, 0, AUDITQ ",account", NULL,
          "the whole audit log (hash chain)"},
+        {"GET", "/v1/accounts/{id}/apps", api_app_list, ACCESS_READER, ACC, NULL, 0, PAGE ",label",
+         NULL, "applications (label=k=v: those requiring it)"},
+        {"POST", "/v1/accounts/{id}/apps", api_app_create, ACCESS_WRITER, ACC, body_app_create,
+         64 * 1024, NULL, "app.create", "create an application"},
+        {"GET", "/v1/accounts/{id}/apps/{app}", api_app_show, ACCESS_READER, ACC, NULL, 0, NULL,
+         NULL, "show an application"},
+        {"PATCH", "/v1/accounts/{id}/apps/{app}", api_app_update, ACCESS_WRITER, ACC,
+         body_app_update, 64 * 1024, NULL, "app.update",
+         "update an application (new domains open a domain_whitelist task)"},
+        {"DELETE", "/v1/accounts/{id}/apps/{app}", api_app_delete, ACCESS_WRITER, ACC, NULL, 0,
+         NULL, "app.delete", "delete an application without builds"},
+        {"GET", "/v1/accounts/{id}/builds", api_build_list, ACCESS_READER, ACC, NULL, 0,
+         PAGE ",app", NULL, "builds (app=ID: of one application)"},
+        {"POST", "/v1/accounts/{id}/builds", api_build_create, ACCESS_WRITER, ACC,
+         body_build_create, 64 * 1024, NULL, "build.create",
+         "register a build from a SIGSTRUCT, or a build record for the converter"},
+        {"GET", "/v1/accounts/{id}/builds/{build}", api_build_show, ACCESS_READER, ACC, NULL, 0,
+         NULL, NULL, "show a build"},
+        {"POST", "/v1/accounts/{id}/builds/{build}/revoke", api_build_revoke, ACCESS_WRITER, ACC,
+         body_reason_opt, 64 * 1024, NULL, "build.revoke",
+         "revoke a build: no new certificates for it"},
+        {"GET", "/v1/accounts/{id}/tasks", api_task_list, ACCESS_READER, ACC, NULL, 0,
+         PAGE ",status,type", NULL, "approval tasks"},
+        {"GET", "/v1/accounts/{id}/tasks/{task}", api_task_show, ACCESS_READER, ACC, NULL, 0, NULL,
+         NULL, "show a task and its votes"},
+        {"POST", "/v1/accounts/{id}/tasks/{task}/approve", api_task_approve, ACCESS_WRITER, ACC,
+         body_reason_opt, 64 * 1024, NULL, "task.approve",
+         "approve (applied once the account's quorum is reached)"},
+        {"POST", "/v1/accounts/{id}/tasks/{task}/deny", api_task_deny, ACCESS_WRITER, ACC,
+         body_reason, 64 * 1024, NULL, "task.deny", "deny a task (one denial denies)"},
+        {"GET", "/v1/accounts/{id}/join-tokens", api_node_token_list, ACCESS_READER, ACC, NULL, 0,
+         PAGE, NULL, "node join tokens"},
+        {"POST", "/v1/accounts/{id}/join-tokens", api_node_token_create, ACCESS_WRITER, ACC,
+         body_join_token, 64 * 1024, NULL, "join_token.create", "create a join token (shown once)"},
+        {"DELETE", "/v1/accounts/{id}/join-tokens/{jt}", api_node_token_revoke, ACCESS_WRITER, ACC,
+         NULL, 0, NULL, "join_token.revoke", "revoke a join token"},
+        {"POST", "/v1/nodes/enroll", api_node_enroll, ACCESS_PUBLIC, 0, body_enroll, 256 * 1024,
+         NULL, "node.enroll", "enroll a node with a join token, a CSR and evidence"},
+        {"GET", "/v1/accounts/{id}/nodes", api_node_list, ACCESS_READER, ACC, NULL, 0, PAGE, NULL,
+         "compute nodes"},
+        {"GET", "/v1/accounts/{id}/nodes/{node}", api_node_show, ACCESS_READER, ACC, NULL, 0, NULL,
+         NULL, "show a node and its app instances"},
+        {"PATCH", "/v1/accounts/{id}/nodes/{node}", api_node_label, ACCESS_WRITER, ACC,
+         body_node_label, 64 * 1024, NULL, "node.label", "set a node's labels"},
+        {"POST", "/v1/accounts/{id}/nodes/{node}/deactivate", api_node_deactivate, ACCESS_MANAGER,
+         ACC, body_reason_opt, 64 * 1024, NULL, "node.deactivate",
+         "deactivate a node for good (its certificates go on the CRL)"},
+        {"GET", "/v1/accounts/{id}/crl.pem", api_cert_crl, ACCESS_READER, ACC, NULL, 0, NULL, NULL,
+         "the account CA's CRL (PEM)"},
+        {"GET", "/v1/accounts/{id}/certificates", api_cert_list, ACCESS_READER, ACC, NULL, 0,
+         PAGE ",app", NULL, "issued certificates (app=ID: of one application)"},
+        {"POST", "/v1/accounts/{id}/certificates/{cert}/revoke", api_cert_revoke, ACCESS_WRITER,
+         ACC, body_reason_opt, 64 * 1024, NULL, "certificate.revoke",
+         "revoke a certificate (it goes on the CRL)"},
+        {"POST", "/v1/node/status", api_nodechan_status, ACCESS_NODE, ROUTE_NOAUDIT,
+         body_node_status, 64 * 1024, NULL, "node.status", "heartbeat (mTLS)"},
+        {"POST", "/v1/node/renew", api_nodechan_renew, ACCESS_NODE, 0, body_node_renew, 64 * 1024,
+         NULL, "node.renew", "renew the node certificate (mTLS)"},
+        {"POST", "/v1/node/issue", api_cert_issue, ACCESS_NODE, 0, body_node_issue, 256 * 1024,
+         NULL, "certificate.issue", "attest an app and issue its certificate (mTLS)"},
         {NULL, NULL, NULL, ACCESS_PUBLIC, 0, NULL, 0, NULL, NULL, NULL},
 };
 
 const char *route_access_name(enum route_access a)
 {
-	static const char *const names[] = {"PUBLIC", "USER",    "READER",
-	                                    "WRITER", "MANAGER", "ADMIN"};
+	static const char *const names[] = {"PUBLIC",  "USER",  "READER", "WRITER",
+	                                    "MANAGER", "ADMIN", "NODE"};
 	return (size_t)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
 }
 
@@ -274,8 +413,10 @@ static json_t *route_operation(const struct route *rt)
 		                    json_pack("{s:b,s:{s:{s:o}}}", "required", 1, "content",
 		                              "application/json", "schema",
 		                              apijson_schema(rt->body)));
-	if (rt->access == ACCESS_PUBLIC)
+	if (rt->access == ACCESS_PUBLIC || rt->access == ACCESS_NODE)
 		json_object_set_new(op, "security", json_array());
+	if (rt->access == ACCESS_NODE)
+		json_object_set_new(op, "x-mtls", json_true());
 	json_object_set_new(op, "x-max-body", json_integer((json_int_t)rt->max_body));
 	return op;
 }

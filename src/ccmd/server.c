@@ -38,6 +38,7 @@
 #include <openssl/ssl.h>
 
 #include "ccmd.h"
+#include "worker.h"
 #include "util/util.h"
 
 static const char *server_status_text(int status)
@@ -286,8 +287,25 @@ static bool server_query_ok(struct req *r)
 	return true;
 }
 
+/* The string cap of a route: the default, raised to the longest string
+ * its fields declare (a CSR), and for free-form members (evidence with a
+ * quote) to 96 KiB; the route's body limit still bounds the whole. */
+static void server_route_limits(const struct route *rt, const struct apijson_limits *def,
+                                struct apijson_limits *out)
+{
+	*out = *def;
+	for (const struct apijson_field *f = rt->body; f && f->name; f++) {
+		if (f->type == APIJSON_STRING && (size_t)f->max > out->max_string)
+			out->max_string = (size_t)f->max;
+		if ((f->type == APIJSON_OBJECT || f->type == APIJSON_ARRAY) &&
+		    out->max_string < 96 * 1024)
+			out->max_string = 96 * 1024;
+	}
+}
+
 static bool server_body_ok(struct req *r)
 {
+	struct apijson_limits lim;
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
 	size_t len = evbuffer_get_length(in);
 	struct apijson_result res;
@@ -301,7 +319,8 @@ static bool server_body_ok(struct req *r)
 	data = len ? (const char *)evbuffer_pullup(in, -1) : "{}";
 	if (len == 0)
 		len = 2;
-	if (!apijson_parse(data, len, &r->d->json_limits, &r->body, &res) ||
+	server_route_limits(r->route, &r->d->json_limits, &lim);
+	if (!apijson_parse(data, len, &lim, &r->body, &res) ||
 	    !apijson_check(r->body, r->route->body, &res))
 		return server_error(r, res.status == APIJSON_TOO_LONG ? 413 : 400,
 		                    apijson_status_code(res.status), "%s", res.msg);
@@ -316,7 +335,10 @@ static bool server_checks(struct req *r)
 	if (len > limit)
 		return server_error(r, 413, "too_large", "request body over the %zu-byte limit",
 		                    limit);
-	if (r->route->access != ACCESS_PUBLIC && !auth_request(r))
+	if (r->route->access == ACCESS_NODE) {
+		if (!api_nodechan_auth(r))
+			return false;
+	} else if (r->route->access != ACCESS_PUBLIC && !auth_request(r))
 		return false;
 	if (r->authed && r->user.must_change_pw && !(r->route->flags & ROUTE_PWCHANGE))
 		return server_error(r, 403, "password_change_required",
@@ -351,6 +373,13 @@ static void server_run(struct req *r)
 	if (r->status >= 400) {
 		store_rollback(r->d->store);
 		server_audit_alone(r, r->status >= 500 ? "error" : "refused");
+		return;
+	}
+	if (r->route->flags & ROUTE_NOAUDIT) {
+		if (store_commit(r->d->store, &err) != CCM_OK) {
+			server_fail(r, &err);
+			server_audit_alone(r, "error");
+		}
 		return;
 	}
 	server_audit_fill(r, "ok", &e);
@@ -497,9 +526,18 @@ static void server_purge(evutil_socket_t fd, short what, void *arg)
 		log_event("info", "purged sessions", json_pack("{s:I}", "count", (json_int_t)n));
 }
 
+/* Every few seconds: nodes that missed their heartbeats. */
+static void server_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	api_node_sweep(arg);
+}
+
 ccm_code server_start(struct ccmd *d, struct ccm_error *err)
 {
 	struct timeval hour = {3600, 0};
+	struct timeval sweep = {d->cfg.node_interval < 5 ? 1 : 5, 0};
 	size_t cap = d->cfg.max_body;
 	int one = 1;
 
@@ -528,15 +566,22 @@ ccm_code server_start(struct ccmd *d, struct ccm_error *err)
 	d->ev_term = evsignal_new(d->base, SIGTERM, server_signal, d);
 	d->ev_int = evsignal_new(d->base, SIGINT, server_signal, d);
 	d->ev_purge = event_new(d->base, -1, EV_PERSIST, server_purge, d);
-	if (d->ev_term == NULL || d->ev_int == NULL || d->ev_purge == NULL ||
-	    evsignal_add(d->ev_term, NULL) != 0 || evsignal_add(d->ev_int, NULL) != 0 ||
-	    event_add(d->ev_purge, &hour) != 0)
+	d->ev_sweep = event_new(d->base, -1, EV_PERSIST, server_sweep, d);
+	if (d->ev_term == NULL || d->ev_int == NULL || d->ev_purge == NULL || d->ev_sweep == NULL ||
+	    event_add(d->ev_sweep, &sweep) != 0 || evsignal_add(d->ev_term, NULL) != 0 ||
+	    evsignal_add(d->ev_int, NULL) != 0 || event_add(d->ev_purge, &hour) != 0)
 		return ccm_fail(err, CCM_E_INTERNAL, "cannot install signal handlers");
+	d->worker = worker_new(d->base);
+	if (d->worker == NULL)
+		return ccm_fail(err, CCM_E_NOMEM, "cannot start the conversion worker");
+	builder_resume(d);
 	return CCM_OK;
 }
 
 void server_stop(struct ccmd *d)
 {
+	worker_free(d->worker); /* waits for a running conversion */
+	d->worker = NULL;
 	if (d->ev_term)
 		event_free(d->ev_term);
 	if (d->ev_int)
@@ -545,6 +590,8 @@ void server_stop(struct ccmd *d)
 		event_free(d->ev_drain);
 	if (d->ev_purge)
 		event_free(d->ev_purge);
+	if (d->ev_sweep)
+		event_free(d->ev_sweep);
 	if (d->http)
 		evhttp_free(d->http);
 	if (d->base)

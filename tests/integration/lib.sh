@@ -159,3 +159,48 @@ db_dump() {
 		 SELECT 't',id,name,account_id,role,revoked FROM api_tokens;
 		 SELECT 's',count(*) FROM sessions;"
 }
+
+# ---- manager part 2 helpers ----
+
+# new_csr NAME [openssl req key options...]: NAME.key and NAME.csr in $T.
+new_csr() {
+	local n=$1
+	shift
+	[ $# -gt 0 ] || set -- -newkey ec -pkeyopt ec_paramgen_curve:P-256
+	openssl req -new "$@" -nodes -keyout "$T/$n.key" -subj "/CN=$n" -out "$T/$n.csr" \
+		2>/dev/null || fail "openssl req $n"
+}
+
+# json_str FILE: the file's text as a JSON string.
+json_str() {
+	"$PY" -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$1"
+}
+
+# new_sigstruct NAME ISVPRODID ISVSVN [more ccm sgx sign flags]: $T/NAME.sig,
+# prints its base64. A random MRENCLAVE each time.
+new_sigstruct() {
+	local n=$1 prod=$2 svn=$3
+	shift 3
+	[ -f "$T/signer.pem" ] || "$CCM_BIN/ccm" sgx keygen -o "$T/signer.pem" >/dev/null
+	"$CCM_BIN/ccm" sgx sign --key "$T/signer.pem" --enclavehash "$(openssl rand -hex 32)" \
+		--isvprodid "$prod" --isvsvn "$svn" "$@" -o "$T/$n.sig" >/dev/null || fail "sgx sign $n"
+	base64 -w0 "$T/$n.sig"
+}
+
+# node_api METHOD PATH BODY CERT KEY: mTLS call, sets STATUS, reply in $OUT.
+node_api() {
+	local args=(-sS -o "$OUT" -w '%{http_code}' --cacert "$DATA/ca.pem" -X "$1")
+	[ -n "${4-}" ] && args+=(--cert "$4" --key "$5")
+	[ -n "${3-}" ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+	STATUS=$(curl "${args[@]}" "$URL$2") || fail "curl $1 $2 failed"
+}
+
+# db_dump2: the part 2 tables, for "store unchanged" checks.
+db_dump2() {
+	db_dump
+	sqlite3 "$DATA/ccmd.db" \
+		"SELECT 'app',* FROM apps; SELECT 'b',* FROM builds; SELECT 'task',* FROM tasks;
+		 SELECT 'v',* FROM task_votes; SELECT 'j',id,uses_left,revoked FROM join_tokens;
+		 SELECT 'n',id,state,labels FROM nodes; SELECT 'c',* FROM certificates;
+		 SELECT 'i',* FROM app_instances;"
+}

@@ -123,10 +123,12 @@ api POST /v1/users '{"email":"otp@example.org"}' "$ADMIN"
 expect_status 201 "user with one-time password"
 [ "$(jget "$OUT" must_change_password)" = true ] || fail "one-time user not forced to change"
 
-# Delete is refused while apps or nodes pin the account (the tables come
-# with part 2 of the manager; a stand-in table plays one here), unless forced.
-sqlite3 "$DATA/ccmd.db" "CREATE TABLE apps (id INTEGER PRIMARY KEY, account_id INTEGER);
-	INSERT INTO apps(account_id) VALUES ($prod)"
+# Delete is refused while apps or nodes pin the account, unless forced
+# (an app with a build: the cascade removes both).
+api POST "/v1/accounts/$prod/apps" '{"name":"pin","isvprodid":1}' "$owner"
+expect_status 201 "app pinning the account"
+api POST "/v1/accounts/$prod/builds" "{\"app_id\":$(jget "$OUT" id),\"image_name\":\"reg/x:1\"}" "$owner"
+expect_status 201 "build record"
 api DELETE "/v1/accounts/$prod" "" "$owner"
 expect_error 409 account_not_empty "holds 1 apps or nodes"
 api DELETE "/v1/accounts/$prod?force=true" "" "$owner"

@@ -36,7 +36,7 @@ before=$(db_dump)
 
 "$PY" - "$URL" "$DATA/ca.pem" "$acc_a" "$id_ra" "$tid_a" "$tok_ma" "$tok_wa" "$tok_ra" \
 	"$tok_mb" "$tok_u0" "$apitok_b" "$ADMIN" <<'PY'
-import json, ssl, sys, urllib.request, urllib.error
+import json, re, ssl, sys, urllib.request, urllib.error
 url, ca, acc, uid, tid, t_ma, t_wa, t_ra, t_mb, t_u0, t_apib, t_admin = sys.argv[1:]
 ctx = ssl.create_default_context(cafile=ca)
 
@@ -60,6 +60,7 @@ by_role = {1: t_ra, 2: t_wa, 3: t_ma}
 failures, checked, ops = [], 0, 0
 for path, item in sorted(doc["paths"].items()):
     concrete = path.replace("{id}", acc).replace("{user}", uid).replace("{token}", tid)
+    concrete = re.sub(r"\{[a-z]+\}", "1", concrete)
     for method, op in item.items():
         ops += 1
         need = op["x-min-role"]
@@ -73,6 +74,13 @@ for path, item in sorted(doc["paths"].items()):
             if st != status or (code and got != code):
                 failures.append(f"{M} {path} as {who}: want {status} {code}, got {st} {j}")
         if need == "PUBLIC":
+            continue
+        if need == "NODE":
+            # mTLS only: no client certificate, with or without a bearer token.
+            assert op.get("x-mtls"), path
+            expect("nobody", None, 401, "unauthorized")
+            expect("account manager", t_ma, 401, "unauthorized")
+            expect("API token", t_apib, 401, "unauthorized")
             continue
         expect("nobody", None, 401, "unauthorized")
         if need == "ADMIN":
@@ -89,7 +97,7 @@ for path, item in sorted(doc["paths"].items()):
             if r < roles[need]:
                 expect(f"role {r}", tok, 403, "forbidden")
         # The administrator passes the access check (any status but 401/403/404-not-member).
-assert ops >= 25, f"only {ops} operations in the OpenAPI document"
+assert ops >= 50, f"only {ops} operations in the OpenAPI document"
 for f in failures:
     print("FAIL:", f)
 print(f"{checked} refusals checked over {ops} operations")

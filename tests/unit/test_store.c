@@ -88,11 +88,11 @@ static void test_migrations(void **state)
 	struct fx *f = *state;
 	struct ccm_error err;
 
-	assert_int_equal(store_schema_version(f->s), 1);
+	assert_int_equal(store_schema_version(f->s), 2);
 	mkuser(f->s, "a@b");
 	store_close(f->s);
 	assert_int_equal(store_open(f->path, &f->s, &err), CCM_OK);
-	assert_int_equal(store_schema_version(f->s), 1);
+	assert_int_equal(store_schema_version(f->s), 2);
 	assert_int_equal(store_user_count(f->s), 1);
 }
 
@@ -292,6 +292,57 @@ static void test_pki(void **state)
 	free(note);
 }
 
+/* The build worker's path: a QUEUED image build filled in once, with its
+ * build_whitelist task; MRENCLAVE unique per account; join token uses. */
+static void test_builds_tokens(void **state)
+{
+	struct fx *f = *state;
+	struct store_app *a = calloc(1, sizeof(*a));
+	struct store_build b, got;
+	struct store_task t;
+	struct store_join_token jt;
+	struct ccm_error err;
+	uint8_t hash[STORE_DIGEST] = {1};
+	int64_t acc = mkaccount(f->s, "acc"), task = 0;
+
+	assert_non_null(a);
+	a->account_id = acc;
+	snprintf(a->name, sizeof(a->name), "app");
+	a->isvprodid = 1;
+	assert_int_equal(store_app_create(f->s, a, &err), CCM_OK);
+	memset(&b, 0, sizeof(b));
+	b.account_id = acc;
+	b.app_id = a->id;
+	snprintf(b.source, sizeof(b.source), "image");
+	snprintf(b.status, sizeof(b.status), "PENDING");
+	snprintf(b.conv_status, sizeof(b.conv_status), "QUEUED");
+	assert_int_equal(store_build_create(f->s, &b, &err), CCM_OK);
+	assert_int_equal(store_build_progress(f->s, b.id, "PUSHING", "", 5, 10, 2, &err), CCM_OK);
+	memset(b.mrenclave, 'a', 64);
+	memset(b.mrsigner, 'b', 64);
+	assert_int_equal(store_build_converted(f->s, &b, 3, &task, &err), CCM_OK);
+	assert_int_equal(store_build_converted(f->s, &b, 4, &task, &err), CCM_E_NOTFOUND);
+	assert_int_equal(store_build_get(f->s, acc, b.id, &got, &err), CCM_OK);
+	assert_string_equal(got.conv_status, "DONE");
+	assert_int_equal(got.bytes_done, 10);
+	assert_int_equal(store_task_get(f->s, acc, task, &t, &err), CCM_OK);
+	assert_string_equal(t.type, "build_whitelist");
+	assert_int_equal(t.build_id, b.id);
+	snprintf(b.source, sizeof(b.source), "sigstruct");
+	assert_int_equal(store_build_create(f->s, &b, &err), CCM_E_CONFLICT);
+	memset(&jt, 0, sizeof(jt));
+	jt.account_id = acc;
+	snprintf(jt.name, sizeof(jt.name), "t");
+	snprintf(jt.labels, sizeof(jt.labels), "[]");
+	jt.uses_total = 1;
+	assert_int_equal(store_join_token_create(f->s, &jt, hash, &err), CCM_OK);
+	assert_int_equal(store_join_token_use(f->s, jt.id, &err), CCM_OK);
+	assert_int_equal(store_join_token_use(f->s, jt.id, &err), CCM_E_NOTFOUND);
+	assert_int_equal(store_join_token_find(f->s, hash, &jt, &err), CCM_OK);
+	assert_int_equal(jt.uses_left, 0);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +353,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pki, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_builds_tokens, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,427 @@
+/*
+ * DESIGN: app certificate issuance (the manager side of the node
+ * channel's /v1/node/issue) and the certificates an account CA has
+ * issued. Issuance gathers every fact the policy reads (the calling
+ * node, the build found by the evidence's MRENCLAVE, its app, the
+ * account) into one ccm_policy_input and lets ccm_policy_check decide;
+ * the evidence is verified here first (a simulated quote against the
+ * calling node's own certificate, a DCAP quote against the collateral).
+ * A refusal is 403 policy_refused "<check>: <reason>" and, like every
+ * refusal, an audit entry with that reason and nothing else stored. A
+ * grant records the certificate (ISSUED; EXPIRED is derived from
+ * not_after when listed; revocation puts it on the account CRL).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "ccm/attest.h"
+#include "ccm/cert.h"
+#include "ccm/policy.h"
+#include "ccmd.h"
+#include "pki/pki.h"
+#include "util/util.h"
+
+/* Everything an issuance decision reads, with the storage behind it. */
+struct api_cert_ctx {
+	struct ccm_policy_input in;
+	struct store_build build;
+	struct store_app app;
+	json_t *app_labels, *node_labels, *domains, *dns;
+	const char *app_lv[CCM_LABELS_MAX], *node_lv[CCM_LABELS_MAX];
+	const char *dom_v[CCM_DOMAINS_MAX], *dns_v[CCM_DOMAINS_MAX];
+	uint8_t *evidence;
+	size_t evidence_len;
+	X509_REQ *csr;
+};
+
+static void api_cert_ctx_free(struct api_cert_ctx *c)
+{
+	json_decref(c->app_labels);
+	json_decref(c->node_labels);
+	json_decref(c->domains);
+	json_decref(c->dns);
+	free(c->evidence);
+	X509_REQ_free(c->csr);
+	free(c);
+}
+
+static bool api_cert_refuse(struct req *r, const char *check, const char *what, const char *arg)
+{
+	return server_error(r, 403, "policy_refused", "%s: %s%s", check, what, arg);
+}
+
+/* Point vec at the strings of a JSON array (at most max). */
+static size_t api_cert_vec(json_t *arr, const char **vec, size_t max)
+{
+	size_t i, n = 0;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+	{
+		if (n < max && json_is_string(v))
+			vec[n++] = json_string_value(v);
+	}
+	return n;
+}
+
+static unsigned api_cert_tcb_mask(const char *list)
+{
+	unsigned mask = 0;
+
+	for (int s = 1; s < 31; s++) {
+		const char *name = ccm_tcb_status_name((enum ccm_tcb_status)s);
+		const char *p = list;
+		size_t n = name ? strlen(name) : 0;
+		while (n && *p) {
+			size_t k = strcspn(p, ",");
+			if (k == n && strncmp(p, name, n) == 0)
+				mask |= 1u << (unsigned)s;
+			p += k + (p[k] == ',');
+		}
+	}
+	return mask;
+}
+
+/* Verify the evidence and fill the report facts; false with the reply. */
+static bool api_cert_evidence(struct req *r, struct api_cert_ctx *c)
+{
+	json_t *ev = json_object_get(r->body, "evidence");
+	const char *type = json_string_value(json_object_get(ev, "type"));
+	const char *q = json_string_value(json_object_get(ev, "quote"));
+	struct ccm_quote_report rep;
+	struct ccm_simquote sq;
+	struct ccm_error err;
+	int tcb = 0;
+
+	if (type == NULL || q == NULL ||
+	    (strcmp(type, "simulated") != 0 && strcmp(type, "dcap") != 0))
+		return server_error(r, 400, "invalid_field",
+		                    "evidence: expected {\"type\":\"simulated\"|\"dcap\","
+		                    "\"quote\":base64}");
+	if (util_b64_decode(q, strlen(q), 64 * 1024, &c->evidence, &c->evidence_len,
+	                    "evidence.quote", &err) != CCM_OK)
+		return server_error(r, 400, "invalid_field", "evidence.quote: %s", err.msg);
+	if (strcmp(type, "simulated") == 0) {
+		if (ccm_simquote_verify(c->evidence, c->evidence_len, r->node_cert, &sq, &err) !=
+		    CCM_OK)
+			return api_cert_refuse(r, "evidence", "simulated quote: ", err.msg);
+		rep = sq.report;
+		c->in.evidence_kind = CCM_EVIDENCE_SIMULATED;
+	} else {
+		if (!api_nodechan_dcap(r, c->evidence, c->evidence_len, "policy_refused", &rep,
+		                       &tcb))
+			return false;
+		c->in.evidence_kind = CCM_EVIDENCE_DCAP;
+		c->in.tcb_status = tcb;
+	}
+	c->in.evidence_verified = true;
+	memcpy(c->in.mrenclave, rep.mrenclave, 32);
+	memcpy(c->in.mrsigner, rep.mrsigner, 32);
+	c->in.isvprodid = rep.isvprodid;
+	c->in.isvsvn = rep.isvsvn;
+	c->in.debug = (rep.attributes[0] & 0x02) != 0;
+	memcpy(c->in.report_data, rep.reportdata, 64);
+	return true;
+}
+
+/* The build of the evidence's MRENCLAVE, and its app. */
+static bool api_cert_build(struct req *r, struct api_cert_ctx *c)
+{
+	struct ccm_error err;
+	char hex[65];
+	size_t n;
+
+	util_hex(c->in.mrenclave, 32, hex);
+	if (store_build_by_mrenclave(r->d->store, r->account.id, hex, &c->build, &err) != CCM_OK)
+		return api_cert_refuse(r, "build_status", "no build in the account has MRENCLAVE ",
+		                       hex);
+	if (store_app_get(r->d->store, r->account.id, c->build.app_id, &c->app, &err) != CCM_OK)
+		return server_fail(r, &err);
+	c->in.build_account_id = c->build.account_id;
+	c->in.build_app_id = c->build.app_id;
+	c->in.build_state = strcmp(c->build.status, "WHITELISTED") == 0 ? CCM_BUILD_WHITELISTED
+	                    : strcmp(c->build.status, "REJECTED") == 0  ? CCM_BUILD_REJECTED
+	                                                                : CCM_BUILD_PENDING;
+	c->in.build_revoked = c->build.revoked;
+	util_unhex(c->build.mrenclave, 64, c->in.build_mrenclave, 32, &n);
+	util_unhex(c->build.mrsigner, 64, c->in.build_mrsigner, 32, &n);
+	c->in.build_isvprodid = (uint16_t)c->build.isvprodid;
+	c->in.app_id = c->app.id;
+	c->in.app_account_id = c->app.account_id;
+	c->in.app_isvprodid = (uint16_t)c->app.isvprodid;
+	c->in.app_min_isvsvn = (uint16_t)c->app.min_isvsvn;
+	c->in.app_allow_debug = c->app.allow_debug;
+	return true;
+}
+
+static enum ccm_node_state api_cert_node_state(const char *s)
+{
+	if (strcmp(s, "ACTIVE") == 0)
+		return CCM_NODE_ACTIVE;
+	if (strcmp(s, "UNREACHABLE") == 0)
+		return CCM_NODE_UNREACHABLE;
+	if (strcmp(s, "DEACTIVATED") == 0)
+		return CCM_NODE_DEACTIVATED;
+	return CCM_NODE_ENROLLING;
+}
+
+/* Account, node, labels, domains and the request into c->in. */
+static void api_cert_facts(struct req *r, struct api_cert_ctx *c)
+{
+	json_t *req_dns = json_object_get(r->body, "dns_names");
+
+	c->in.account_id = r->account.id;
+	c->in.test_only = r->account.test_only;
+	c->in.accepted_tcb = api_cert_tcb_mask(r->account.accepted_tcb);
+	c->in.node_account_id = r->node.account_id;
+	c->in.node_state = api_cert_node_state(r->node.state);
+	c->app_labels = api_app_parse(c->app.labels);
+	c->node_labels = api_app_parse(r->node.labels);
+	c->domains = api_app_parse(c->app.whitelisted_domains);
+	c->dns = req_dns ? json_incref(req_dns) : json_incref(c->domains);
+	c->in.app_labels = c->app_lv;
+	c->in.n_app_labels = api_cert_vec(c->app_labels, c->app_lv, CCM_LABELS_MAX);
+	c->in.node_labels = c->node_lv;
+	c->in.n_node_labels = api_cert_vec(c->node_labels, c->node_lv, CCM_LABELS_MAX);
+	c->in.whitelisted_domains = c->dom_v;
+	c->in.n_whitelisted_domains = api_cert_vec(c->domains, c->dom_v, CCM_DOMAINS_MAX);
+	c->in.dns_names = c->dns_v;
+	c->in.n_dns_names = api_cert_vec(c->dns, c->dns_v, CCM_DOMAINS_MAX);
+}
+
+/* Sign, record and answer. */
+static bool api_cert_grant(struct req *r, struct api_cert_ctx *c)
+{
+	struct ccm_cert_app p;
+	struct store_cert sc;
+	struct ccm_error err;
+	X509 *ca = NULL, *cert = NULL;
+	EVP_PKEY *key = NULL;
+	char *pem = NULL, *capem = NULL, na[32];
+	int days = 0, secs = 0;
+	bool ok = false;
+
+	memset(&p, 0, sizeof(p));
+	memset(&sc, 0, sizeof(sc));
+	p.account_id = r->account.id;
+	p.app_id = c->app.id;
+	p.build_id = c->build.id;
+	p.subject = c->app.cert_subject[0] ? c->app.cert_subject : NULL;
+	p.dns_names = c->dns_v;
+	p.n_dns_names = c->in.n_dns_names;
+	p.days = (int)c->app.cert_days;
+	memcpy(p.identity.mrenclave, c->in.mrenclave, 32);
+	memcpy(p.identity.mrsigner, c->in.mrsigner, 32);
+	p.identity.isvprodid = c->in.isvprodid;
+	p.identity.isvsvn = c->in.isvsvn;
+	p.identity.debug = c->in.debug;
+	p.identity.simulated = c->in.evidence_kind == CCM_EVIDENCE_SIMULATED;
+	p.evidence = c->evidence;
+	p.evidence_len = c->evidence_len;
+	if (bootstrap_account_ca(r->d, r->account.id, &ca, &key, &err) != CCM_OK ||
+	    ccm_cert_issue_app(ca, key, c->csr, &p, &cert, &err) != CCM_OK ||
+	    ccm_cert_serial_hex(cert, sc.serial, sizeof(sc.serial), &err) != CCM_OK ||
+	    pki_cert_pem(cert, &pem, &err) != CCM_OK || pki_cert_pem(ca, &capem, &err) != CCM_OK) {
+		server_fail(r, &err);
+		goto out;
+	}
+	ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert));
+	sc.account_id = r->account.id;
+	snprintf(sc.kind, sizeof(sc.kind), "app");
+	sc.node_id = r->node.id;
+	sc.app_id = c->app.id;
+	sc.build_id = c->build.id;
+	sc.created_at = (int64_t)time(NULL);
+	sc.not_after = sc.created_at + (int64_t)days * 86400 + secs;
+	if (store_cert_create(r->d->store, &sc, &err) != CCM_OK ||
+	    store_instance_set(r->d->store, r->node.id, c->app.id, "RUNNING", sc.created_at,
+	                       &err) != CCM_OK) {
+		server_fail(r, &err);
+		goto out;
+	}
+	snprintf(r->object, sizeof(r->object), "certificate:%" PRId64, sc.id);
+	snprintf(r->reason, sizeof(r->reason),
+	         "granted: app:%" PRId64 " build:%" PRId64 " node:%" PRId64 " serial %s%s",
+	         c->app.id, c->build.id, r->node.id, sc.serial,
+	         p.identity.simulated ? " (simulated evidence)" : "");
+	server_reply(r, 200,
+	             json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I}", "certificate", pem, "chain", capem,
+	                       "app_id", (json_int_t)c->app.id, "build_id", (json_int_t)c->build.id,
+	                       "not_after", api_user_time(sc.not_after, na), "serial", sc.serial,
+	                       "id", (json_int_t)sc.id));
+	ok = true;
+out:
+	free(pem);
+	free(capem);
+	X509_free(cert);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	return ok;
+}
+
+void api_cert_issue(struct req *r)
+{
+	const char *pem = json_string_value(json_object_get(r->body, "csr"));
+	struct api_cert_ctx *c = calloc(1, sizeof(*c));
+	struct ccm_policy_decision d;
+	struct ccm_error err;
+
+	if (c == NULL) {
+		server_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	if (ccm_csr_parse(pem, strlen(pem), &c->csr, c->in.spki_sha256, &err) != CCM_OK) {
+		server_error(r, 400, "invalid_csr", "csr: %s", err.msg);
+		goto out;
+	}
+	if (!api_cert_evidence(r, c) || !api_cert_build(r, c))
+		goto out;
+	api_cert_facts(r, c);
+	if (ccm_policy_check(&c->in, &d) != CCM_OK) {
+		snprintf(r->object, sizeof(r->object), "build:%" PRId64, c->build.id);
+		server_error(r, 403, "policy_refused", "%s: %s", d.check, d.reason);
+		goto out;
+	}
+	api_cert_grant(r, c);
+out:
+	api_cert_ctx_free(c);
+}
+
+/* ---- listing, revocation, CRL ---------------------------------------------------- */
+
+static json_t *api_cert_json(const struct store_cert *c)
+{
+	char na[32], ca[32];
+	const char *state = strcmp(c->state, "ISSUED") == 0 && c->not_after <= (int64_t)time(NULL)
+	                            ? "EXPIRED"
+	                            : c->state;
+
+	return json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s}", "id", (json_int_t)c->id, "kind",
+	                 c->kind, "serial", c->serial, "node_id", (json_int_t)c->node_id, "app_id",
+	                 (json_int_t)c->app_id, "build_id", (json_int_t)c->build_id, "not_after",
+	                 api_user_time(c->not_after, na), "state", state, "created_at",
+	                 api_user_time(c->created_at, ca));
+}
+
+static ccm_code api_cert_list_cb(void *ctx, const struct store_cert *c)
+{
+	json_array_append_new(ctx, api_cert_json(c));
+	return CCM_OK;
+}
+
+void api_cert_list(struct req *r)
+{
+	const char *app = server_query(r, "app");
+	struct ccm_error err;
+	uint64_t app_id = 0;
+	json_t *items;
+
+	if (app != NULL &&
+	    (util_parse_u64(app, INT64_MAX, &app_id, "app", &err) != CCM_OK || app_id == 0)) {
+		server_error(r, 400, "bad_parameter", "app must be an app id");
+		return;
+	}
+	items = json_array();
+	if (store_cert_list(r->d->store, r->account.id, (int64_t)app_id, false, &r->page,
+	                    api_cert_list_cb, items, &err) != CCM_OK) {
+		json_decref(items);
+		server_fail(r, &err);
+		return;
+	}
+	server_reply(r, 200,
+	             json_pack("{s:o,s:I,s:I}", "items", items, "limit", (json_int_t)r->page.limit,
+	                       "offset", (json_int_t)r->page.offset));
+}
+
+void api_cert_revoke(struct req *r)
+{
+	const char *why = json_string_value(json_object_get(r->body, "reason"));
+	int64_t now = (int64_t)time(NULL);
+	struct store_cert c;
+	struct ccm_error err;
+
+	snprintf(r->object, sizeof(r->object), "certificate:%" PRId64, r->params[1]);
+	if (store_cert_get(r->d->store, r->account.id, r->params[1], &c, &err) != CCM_OK ||
+	    store_cert_revoke(r->d->store, c.id, now, &err) != CCM_OK) {
+		server_fail(r, &err);
+		return;
+	}
+	snprintf(c.state, sizeof(c.state), "REVOKED");
+	c.revoked_at = now;
+	snprintf(r->reason, sizeof(r->reason), "serial %.64s: %.160s", c.serial, why ? why : "");
+	server_reply(r, 200, api_cert_json(&c));
+}
+
+struct api_cert_crl_ctx {
+	struct ccm_crl_entry *e;
+	char (*serials)[STORE_SERIAL_MAX + 1];
+	size_t n, cap;
+};
+
+static ccm_code api_cert_crl_cb(void *ctx, const struct store_cert *c)
+{
+	struct api_cert_crl_ctx *x = ctx;
+
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 64;
+		void *e = realloc(x->e, cap * sizeof(*x->e));
+		if (e == NULL)
+			return CCM_E_NOMEM;
+		x->e = e;
+		void *s = realloc(x->serials, cap * sizeof(*x->serials));
+		if (s == NULL)
+			return CCM_E_NOMEM;
+		x->serials = s;
+		x->cap = cap;
+	}
+	snprintf(x->serials[x->n], sizeof(x->serials[x->n]), "%s", c->serial);
+	x->e[x->n].revoked_at = c->revoked_at;
+	x->n++;
+	return CCM_OK;
+}
+
+void api_cert_crl(struct req *r)
+{
+	struct api_cert_crl_ctx x = {NULL, NULL, 0, 0};
+	struct ccm_error err;
+	X509 *ca = NULL;
+	EVP_PKEY *key = NULL;
+	X509_CRL *crl = NULL;
+	BIO *bio = NULL;
+	char *text, *data;
+	long len;
+
+	if (store_cert_list(r->d->store, r->account.id, 0, true, NULL, api_cert_crl_cb, &x, &err) !=
+	            CCM_OK ||
+	    bootstrap_account_ca(r->d, r->account.id, &ca, &key, &err) != CCM_OK)
+		goto fail;
+	for (size_t i = 0; i < x.n; i++)
+		x.e[i].serial_hex = x.serials[i];
+	if (ccm_crl_build(ca, key, x.e, x.n, (int64_t)time(NULL), 7, &crl, &err) != CCM_OK)
+		goto fail;
+	bio = BIO_new(BIO_s_mem());
+	if (bio == NULL || PEM_write_bio_X509_CRL(bio, crl) != 1 ||
+	    (len = BIO_get_mem_data(bio, &data)) <= 0 || (text = malloc((size_t)len + 1)) == NULL) {
+		server_error(r, 500, "internal", "cannot encode the CRL");
+		goto out;
+	}
+	memcpy(text, data, (size_t)len);
+	text[len] = '\0';
+	server_reply_text(r, 200, "application/x-pem-file", text);
+	goto out;
+fail:
+	server_fail(r, &err);
+out:
+	BIO_free(bio);
+	X509_CRL_free(crl);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	free(x.e);
+	free(x.serials);
+}
