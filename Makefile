@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 20
 CTEST_ARGS ?=
 
-.PHONY: all deps check asan fuzz demo lint format bench clean
+.PHONY: all deps check asan fuzz demo tour lint format bench clean
 
 all: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -33,7 +33,10 @@ fuzz: deps
 	sh scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 demo: deps all
-	sh scripts/demo.sh $(BUILD)
+	bash scripts/flow.sh $(BUILD)
+
+tour: all
+	sh scripts/tour.sh $(BUILD)
 
 bench: all
 	sh bench/run.sh $(BUILD)

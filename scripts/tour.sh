@@ -1,7 +1,7 @@
 #!/bin/sh
-# DESIGN: `make demo` narrates what ccm can do today, each step printed
-# before it runs, on the public vectors beside the project. It grows into
-# the whole flow (registry, ccmd, agent, runc) as those parts land.
+# DESIGN: `make tour` narrates the offline tools (keys, measurement,
+# SIGSTRUCT, DCAP quote verification) on the public vectors beside the
+# project, each step printed before it runs. `make demo` is the whole flow.
 set -eu
 build=${1:-build}
 cd "$(dirname "$0")/.."
