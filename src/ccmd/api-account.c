@@ -224,9 +224,7 @@ void api_account_list(struct req *r)
 		server_fail(r, &err);
 		return;
 	}
-	server_reply(r, 200,
-	             json_pack("{s:o,s:I,s:I}", "items", c.items, "limit",
-	                       (json_int_t)r->page.limit, "offset", (json_int_t)r->page.offset));
+	server_reply_list(r, c.items);
 }
 
 void api_account_show(struct req *r)
@@ -339,9 +337,7 @@ void api_account_members(struct req *r)
 		server_fail(r, &err);
 		return;
 	}
-	server_reply(r, 200,
-	             json_pack("{s:o,s:I,s:I}", "items", items, "limit", (json_int_t)r->page.limit,
-	                       "offset", (json_int_t)r->page.offset));
+	server_reply_list(r, items);
 }
 
 static bool api_account_role(struct req *r, enum store_role *role)

@@ -470,9 +470,7 @@ void api_app_list(struct req *r)
 		server_fail(r, &err);
 		return;
 	}
-	server_reply(r, 200,
-	             json_pack("{s:o,s:I,s:I}", "items", c.items, "limit",
-	                       (json_int_t)r->page.limit, "offset", (json_int_t)r->page.offset));
+	server_reply_list(r, c.items);
 }
 
 /* Load the app named by the path into a malloc'ed struct; NULL with the

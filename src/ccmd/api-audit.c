@@ -45,9 +45,7 @@ static void api_audit_run(struct req *r, int64_t account)
 		server_fail(r, &err);
 		return;
 	}
-	server_reply(r, 200,
-	             json_pack("{s:o,s:I,s:I}", "items", items, "limit", (json_int_t)r->page.limit,
-	                       "offset", (json_int_t)r->page.offset));
+	server_reply_list(r, items);
 }
 
 void api_audit_list(struct req *r)

@@ -334,9 +334,7 @@ void api_cert_list(struct req *r)
 		server_fail(r, &err);
 		return;
 	}
-	server_reply(r, 200,
-	             json_pack("{s:o,s:I,s:I}", "items", items, "limit", (json_int_t)r->page.limit,
-	                       "offset", (json_int_t)r->page.offset));
+	server_reply_list(r, items);
 }
 
 void api_cert_revoke(struct req *r)

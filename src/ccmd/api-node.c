@@ -96,9 +96,7 @@ void api_node_token_list(struct req *r)
 		server_fail(r, &err);
 		return;
 	}
-	server_reply(r, 200,
-	             json_pack("{s:o,s:I,s:I}", "items", items, "limit", (json_int_t)r->page.limit,
-	                       "offset", (json_int_t)r->page.offset));
+	server_reply_list(r, items);
 }
 
 void api_node_token_revoke(struct req *r)
@@ -319,9 +317,7 @@ void api_node_list(struct req *r)
 		server_fail(r, &err);
 		return;
 	}
-	server_reply(r, 200,
-	             json_pack("{s:o,s:I,s:I}", "items", items, "limit", (json_int_t)r->page.limit,
-	                       "offset", (json_int_t)r->page.offset));
+	server_reply_list(r, items);
 }
 
 static struct store_node *api_node_load(struct req *r)

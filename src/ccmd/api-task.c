@@ -106,9 +106,7 @@ void api_task_list(struct req *r)
 		server_fail(r, &err);
 		return;
 	}
-	server_reply(r, 200,
-	             json_pack("{s:o,s:I,s:I}", "items", c.items, "limit",
-	                       (json_int_t)r->page.limit, "offset", (json_int_t)r->page.offset));
+	server_reply_list(r, c.items);
 }
 
 static struct store_task *api_task_load(struct req *r)

@@ -161,6 +161,8 @@ ccm_code server_start(struct ccmd *d, struct ccm_error *err);
 void server_stop(struct ccmd *d);
 /* Set the reply: status and JSON body (reference stolen). */
 void server_reply(struct req *r, int status, json_t *body);
+/* 200 with {"items", "limit", "offset"} of the request's page (items stolen). */
+void server_reply_list(struct req *r, json_t *items);
 void server_reply_text(struct req *r, int status, const char *ctype, char *text);
 /* Set an error reply {"error":{"code","message"}}; returns false. */
 bool server_error(struct req *r, int status, const char *code, const char *fmt, ...)

@@ -80,6 +80,13 @@ void server_reply(struct req *r, int status, json_t *body)
 	r->status = status;
 }
 
+void server_reply_list(struct req *r, json_t *items)
+{
+	server_reply(r, 200,
+	             json_pack("{s:o,s:I,s:I}", "items", items, "limit", (json_int_t)r->page.limit,
+	                       "offset", (json_int_t)r->page.offset));
+}
+
 void server_reply_text(struct req *r, int status, const char *ctype, char *text)
 {
 	free(r->resp_text);

@@ -125,7 +125,7 @@ expect_status 201 "user with one-time password"
 
 # Delete is refused while apps or nodes pin the account, unless forced
 # (an app with a build: the cascade removes both).
-api POST "/v1/accounts/$prod/apps" '{"name":"pin","isvprodid":1}' "$owner"
+api POST "/v1/accounts/$prod/apps" '{"name":"pin","isvprodid":1,"output_image":"reg/x:enclave"}' "$owner"
 expect_status 201 "app pinning the account"
 api POST "/v1/accounts/$prod/builds" "{\"app_id\":$(jget "$OUT" id),\"image_name\":\"reg/x:1\"}" "$owner"
 expect_status 201 "build record"
