@@ -181,19 +181,10 @@ ccm_code ccm_sgx_keygen(EVP_PKEY **out, struct ccm_error *err)
 
 ccm_code ccm_sgx_key_load(const char *path, EVP_PKEY **out, struct ccm_error *err)
 {
-	uint8_t *pem = NULL;
-	size_t len = 0;
-	BIO *bio;
-	ccm_code rc = util_read_file(path, 64 * 1024, &pem, &len, err);
+	ccm_code rc = util_key_load(path, out, err);
 
 	if (rc != CCM_OK)
 		return rc;
-	bio = BIO_new_mem_buf(pem, (int)len);
-	*out = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	OPENSSL_clear_free(pem, len);
-	if (*out == NULL)
-		return ccm_fail(err, CCM_E_INPUT, "%s: not a PEM private key", path);
 	rc = ccm_sgx_key_check(*out, err);
 	if (rc != CCM_OK) {
 		ccm_error_prefix(err, "%s", path);
@@ -205,19 +196,7 @@ ccm_code ccm_sgx_key_load(const char *path, EVP_PKEY **out, struct ccm_error *er
 
 ccm_code ccm_sgx_key_save(EVP_PKEY *key, const char *path, struct ccm_error *err)
 {
-	BIO *bio = BIO_new(BIO_s_secmem());
-	char *data = NULL;
-	long n;
-	ccm_code rc;
-
-	if (bio == NULL || !PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)) {
-		BIO_free(bio);
-		return ccm_fail(err, CCM_E_CRYPTO, "%s: cannot encode the key", path);
-	}
-	n = BIO_get_mem_data(bio, &data);
-	rc = util_write_file(path, data, (size_t)n, 0600, err);
-	BIO_free(bio); /* secure-memory BIO: wiped on free */
-	return rc;
+	return util_key_save(key, path, err);
 }
 
 /* Big-endian n-byte value of a BIGNUM into little-endian out. */

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <openssl/types.h>
+
 #include "ccm/ccm.h"
 
 /* Read a whole file, refusing files larger than max bytes. *out is
@@ -90,6 +92,13 @@ void util_unmap(const uint8_t *p, size_t len);
  * refusing anything that is not canonical padded base64 or longer than
  * max decoded bytes. */
 char *util_b64_encode(const uint8_t *in, size_t len);
+/* Private keys (lib/util/key.c): load any PEM private key (capped read,
+ * copy wiped); PKCS#8 PEM in OpenSSL's secure heap (free with
+ * OPENSSL_secure_clear_free(pem, len + 1)); save it mode 0600. */
+ccm_code util_key_load(const char *path, EVP_PKEY **out, struct ccm_error *err);
+ccm_code util_key_pem(EVP_PKEY *key, char **out, size_t *len, struct ccm_error *err);
+ccm_code util_key_save(EVP_PKEY *key, const char *path, struct ccm_error *err);
+
 ccm_code util_b64_decode(const char *in, size_t inlen, size_t max, uint8_t **out, size_t *outlen,
                          const char *what, struct ccm_error *err);
 #endif

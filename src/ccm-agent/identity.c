@@ -27,40 +27,9 @@ static void path_of(const struct agent *a, const char *name, char *out, size_t n
 
 static ccm_code key_create(const char *path, EVP_PKEY **out, struct ccm_error *err)
 {
-	BIO *bio = BIO_new(BIO_s_secmem());
-	char *data = NULL;
-	long n;
 	ccm_code rc = pki_ec_keygen(out, err);
 
-	if (rc != CCM_OK)
-		goto fail;
-	if (bio == NULL || !PEM_write_bio_PrivateKey(bio, *out, NULL, NULL, 0, NULL, NULL)) {
-		rc = ccm_fail(err, CCM_E_CRYPTO, "node key: cannot encode");
-		goto fail;
-	}
-	n = BIO_get_mem_data(bio, &data);
-	rc = util_write_file(path, data, (size_t)n, 0600, err);
-fail:
-	BIO_free(bio);
-	return rc;
-}
-
-static ccm_code key_load(const char *path, EVP_PKEY **out, struct ccm_error *err)
-{
-	uint8_t *pem = NULL;
-	size_t len = 0;
-	BIO *bio;
-	ccm_code rc = util_read_file(path, 16 * 1024, &pem, &len, err);
-
-	if (rc != CCM_OK)
-		return rc;
-	bio = BIO_new_mem_buf(pem, (int)len);
-	*out = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	OPENSSL_clear_free(pem, len);
-	if (*out == NULL)
-		return ccm_fail(err, CCM_E_INPUT, "%s: not a PEM private key", path);
-	return CCM_OK;
+	return rc != CCM_OK ? rc : util_key_save(*out, path, err);
 }
 
 static char *read_text(const char *path)
@@ -107,7 +76,7 @@ ccm_code identity_load(struct agent *a, struct ccm_error *err)
 			return ccm_fail(err, CCM_E_INPUT,
 			                "%s: mode %03o, the node key must be 0600", path,
 			                (unsigned)(st.st_mode & 0777));
-		if (key_load(path, &a->key, err) != CCM_OK)
+		if (util_key_load(path, &a->key, err) != CCM_OK)
 			return err->code;
 	} else if (key_create(path, &a->key, err) != CCM_OK) {
 		return err->code;

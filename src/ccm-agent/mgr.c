@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 
 #include "agent.h"
+#include "util/util.h"
 #include "ccm/attest.h"
 
 #define MGR_MAX_RESPONSE (1u << 20)
@@ -55,26 +56,6 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static void key_pem(struct mgr_conn *c)
-{
-	BIO *bio = BIO_new(BIO_s_secmem());
-	char *data = NULL;
-	long n;
-
-	if (bio == NULL || !PEM_write_bio_PrivateKey(bio, c->a->key, NULL, NULL, 0, NULL, NULL)) {
-		BIO_free(bio);
-		return;
-	}
-	n = BIO_get_mem_data(bio, &data);
-	c->key_pem = OPENSSL_secure_malloc((size_t)n + 1);
-	if (c->key_pem != NULL) {
-		memcpy(c->key_pem, data, (size_t)n);
-		c->key_pem[n] = '\0';
-		c->key_len = (size_t)n;
-	}
-	BIO_free(bio);
-}
-
 struct mgr_conn *mgr_conn_new(struct agent *a)
 {
 	struct mgr_conn *c = calloc(1, sizeof(*c));
@@ -83,7 +64,7 @@ struct mgr_conn *mgr_conn_new(struct agent *a)
 		return NULL;
 	c->a = a;
 	c->curl = curl_easy_init();
-	key_pem(c);
+	util_key_pem(a->key, &c->key_pem, &c->key_len, NULL);
 	if (c->curl == NULL || c->key_pem == NULL) {
 		mgr_conn_free(c);
 		return NULL;

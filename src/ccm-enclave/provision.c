@@ -70,30 +70,6 @@ static ccm_code put_file(const struct enclave *e, const char *path, const char *
 	return util_write_file(host, data, len, mode, err);
 }
 
-static ccm_code key_pem(EVP_PKEY *key, char **out, size_t *len, struct ccm_error *err)
-{
-	BIO *bio = BIO_new(BIO_s_secmem());
-	char *data = NULL;
-	long n;
-
-	if (bio == NULL || !PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)) {
-		BIO_free(bio);
-		return ccm_fail(err, CCM_E_CRYPTO, "cannot encode the key");
-	}
-	n = BIO_get_mem_data(bio, &data);
-	*out = OPENSSL_secure_malloc((size_t)n + 1);
-	if (*out != NULL) {
-		memcpy(*out, data, (size_t)n);
-		*len = (size_t)n;
-	}
-	BIO_free(bio);
-	return *out ? CCM_OK : ccm_fail(err, CCM_E_NOMEM, "out of memory");
-}
-
-/* The DNS names to ask for: the certificate config's, else CCM_DNS_NAMES
- * (comma-separated, from the container's environment), else none, which
- * lets the manager use every whitelisted domain of the app. Requested
- * names are not part of the measurement: the manager's policy decides. */
 static size_t cfg_names(const json_t *cfg, const char *names[MAX_NAMES])
 {
 	static char envbuf[4096];
@@ -161,7 +137,7 @@ static ccm_code write_identity(struct enclave *e, const json_t *cfg, const char 
 	const char *chp = cfg_str(cfg, "chain_path");
 	char *pem = NULL;
 	size_t len = 0;
-	ccm_code rc = key_pem(e->key, &pem, &len, err);
+	ccm_code rc = util_key_pem(e->key, &pem, &len, err);
 
 	if (rc == CCM_OK)
 		rc = put_file(e, kp, pem, len, 0600, err);
