@@ -6,11 +6,11 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 libssl-dev libevent-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev
-libarchive-dev libargon2-dev libcmocka-dev sqlite3 curl openssl"
+libarchive-dev libisal-dev libargon2-dev libcmocka-dev sqlite3 curl openssl"
 
 # Integration, end-to-end and benchmark tools (registry, image tools, runtime).
 if [ "${CCM_DEPS_MINIMAL:-0}" != "1" ]; then
-	PKGS="$PKGS docker-registry skopeo umoci runc debootstrap wrk apache2-utils busybox-static"
+	PKGS="$PKGS docker-registry skopeo umoci runc debootstrap wrk apache2-utils busybox-static python3 python3-cryptography"
 fi
 
 missing=""

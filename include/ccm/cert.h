@@ -9,12 +9,15 @@
  *  - TCG DICE tagged evidence (OID 2.23.133.5.4.9): the attestation
  *    evidence itself (DCAP quote or ccm simulated quote), so it can be
  *    re-verified independently;
- *  - ccm enclave identity (OID CCM_OID_ENCLAVE_IDENTITY): MRENCLAVE,
- *    MRSIGNER, ISVPRODID, ISVSVN, debug, and whether the evidence was
- *    simulated, decoded by ccm_cert_identity_get.
+ *  - TCG DICE TcbInfo (OID 2.23.133.5.4.1): the enclave identity with
+ *    MRENCLAVE and MRSIGNER as SHA-256 FWIDs, ISVSVN as svn, debug and
+ *    "not secure" (simulated evidence) as operational flags, and the exact
+ *    ccm EnclaveIdentity (MRENCLAVE, MRSIGNER, ISVPRODID, ISVSVN, debug,
+ *    simulated) in vendorInfo, decoded by ccm_cert_identity_get.
  *
- * ccm's private OIDs live under a UUID arc (ITU-T X.667, 2.25.<uuid>), which
- * needs no registration and cannot collide.
+ * Only standard OIDs with small arcs: Go's crypto/x509 refuses a whole
+ * certificate whose extension OID has an arc above 31 bits (as a private
+ * 2.25.<uuid> arc would), and relying parties are often written in Go.
  */
 #ifndef CCM_CERT_H
 #define CCM_CERT_H
@@ -31,8 +34,7 @@
 extern "C" {
 #endif
 
-#define CCM_OID_ARC "2.25.198827331135105578119322350746219034511"
-#define CCM_OID_ENCLAVE_IDENTITY CCM_OID_ARC ".1"
+#define CCM_OID_TCG_DICE_TCB_INFO "2.23.133.5.4.1"
 #define CCM_OID_TCG_DICE_TAGGED_EVIDENCE "2.23.133.5.4.9"
 
 /* Evidence tags used inside the tagged-evidence extension (CBOR tag
@@ -89,7 +91,7 @@ struct ccm_cert_app {
 ccm_code ccm_cert_issue_app(X509 *ca, EVP_PKEY *ca_key, X509_REQ *csr, const struct ccm_cert_app *p,
                             X509 **out, struct ccm_error *err);
 
-/* Read the enclave identity extension back; CCM_E_NOTFOUND if absent. */
+/* Read the enclave identity (DICE TcbInfo) back; CCM_E_NOTFOUND if absent. */
 ccm_code ccm_cert_identity_get(X509 *cert, struct ccm_cert_identity *out, struct ccm_error *err);
 /* The tagged evidence: first entry's tag and content (malloc'ed). */
 ccm_code ccm_cert_evidence_get(X509 *cert, int64_t *tag, uint8_t **content, size_t *len,

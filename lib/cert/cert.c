@@ -261,24 +261,79 @@ static bool add_der_ext(X509 *x, const char *oid, const uint8_t *der, int len)
 	return ok;
 }
 
-static bool add_identity(X509 *x, const struct ccm_cert_identity *id)
+/* DER of the exact ccm EnclaveIdentity, carried in TcbInfo's vendorInfo. */
+static int identity_der(const struct ccm_cert_identity *id, unsigned char **der)
 {
 	CCM_ENCLAVE_ID *e = CCM_ENCLAVE_ID_new();
-	unsigned char *der = NULL;
 	int len = -1;
-	bool ok = e != NULL && ASN1_OCTET_STRING_set(e->mrenclave, id->mrenclave, 32) &&
-	          ASN1_OCTET_STRING_set(e->mrsigner, id->mrsigner, 32) &&
-	          ASN1_INTEGER_set(e->isvprodid, id->isvprodid) &&
-	          ASN1_INTEGER_set(e->isvsvn, id->isvsvn);
 
-	if (ok) {
+	if (e != NULL && ASN1_OCTET_STRING_set(e->mrenclave, id->mrenclave, 32) &&
+	    ASN1_OCTET_STRING_set(e->mrsigner, id->mrsigner, 32) &&
+	    ASN1_INTEGER_set(e->isvprodid, id->isvprodid) &&
+	    ASN1_INTEGER_set(e->isvsvn, id->isvsvn)) {
 		e->debug = id->debug ? 0xff : 0;
 		e->simulated = id->simulated ? 0xff : 0;
-		len = i2d_CCM_ENCLAVE_ID(e, &der);
+		len = i2d_CCM_ENCLAVE_ID(e, der);
 	}
-	ok = ok && add_der_ext(x, CCM_OID_ENCLAVE_IDENTITY, der, len);
-	OPENSSL_free(der);
 	CCM_ENCLAVE_ID_free(e);
+	return len;
+}
+
+static bool tcb_fwid(CCM_TCB_INFO *t, const uint8_t digest[32])
+{
+	CCM_FWID *f = CCM_FWID_new();
+
+	if (f == NULL)
+		return false;
+	ASN1_OBJECT_free(f->hash_alg);
+	f->hash_alg = OBJ_nid2obj(NID_sha256);
+	if (!ASN1_OCTET_STRING_set(f->digest, digest, 32) || sk_CCM_FWID_push(t->fwids, f) <= 0) {
+		CCM_FWID_free(f);
+		return false;
+	}
+	return true;
+}
+
+/* The standard fields say what a generic DICE verifier can check: the two
+ * measurements as FWIDs, ISVSVN as svn, debug, and "not secure" whenever
+ * the evidence is simulated or the enclave is debuggable. */
+static bool tcb_fill(CCM_TCB_INFO *t, const struct ccm_cert_identity *id)
+{
+	static const char model[] = "Intel SGX enclave";
+	unsigned char *der = NULL;
+	int len;
+	bool ok;
+
+	t->model = ASN1_UTF8STRING_new();
+	t->svn = ASN1_INTEGER_new();
+	t->fwids = sk_CCM_FWID_new_null();
+	t->flags = ASN1_BIT_STRING_new();
+	t->vendor_info = ASN1_OCTET_STRING_new();
+	ok = t->model && t->svn && t->fwids && t->flags && t->vendor_info &&
+	     ASN1_STRING_set(t->model, model, (int)sizeof(model) - 1) &&
+	     ASN1_INTEGER_set(t->svn, id->isvsvn) && tcb_fwid(t, id->mrenclave) &&
+	     tcb_fwid(t, id->mrsigner) &&
+	     (!id->debug || ASN1_BIT_STRING_set_bit(t->flags, CCM_TCB_FLAG_DEBUG, 1)) &&
+	     (!(id->debug || id->simulated) ||
+	      ASN1_BIT_STRING_set_bit(t->flags, CCM_TCB_FLAG_NOT_SECURE, 1));
+	len = ok ? identity_der(id, &der) : -1;
+	ok = ok && len > 0 && ASN1_OCTET_STRING_set(t->vendor_info, der, len);
+	OPENSSL_free(der);
+	return ok;
+}
+
+static bool add_identity(X509 *x, const struct ccm_cert_identity *id)
+{
+	CCM_TCB_INFO *t = CCM_TCB_INFO_new();
+	unsigned char *der = NULL;
+	int len = -1;
+	bool ok = t != NULL && tcb_fill(t, id);
+
+	if (ok)
+		len = i2d_CCM_TCB_INFO(t, &der);
+	ok = ok && add_der_ext(x, CCM_OID_TCG_DICE_TCB_INFO, der, len);
+	OPENSSL_free(der);
+	CCM_TCB_INFO_free(t);
 	return ok;
 }
 
@@ -375,32 +430,71 @@ static const ASN1_OCTET_STRING *ext_data(X509 *cert, const char *oid)
 	return idx < 0 ? NULL : X509_EXTENSION_get_data(X509_get_ext(cert, idx));
 }
 
+/* vendorInfo -> the exact identity; the whole DER must be consumed. */
+static bool identity_parse(const ASN1_OCTET_STRING *vi, struct ccm_cert_identity *out)
+{
+	const unsigned char *p = ASN1_STRING_get0_data(vi);
+	const unsigned char *end = p + ASN1_STRING_length(vi);
+	CCM_ENCLAVE_ID *e = d2i_CCM_ENCLAVE_ID(NULL, &p, ASN1_STRING_length(vi));
+	int64_t prod = -1, svn = -1;
+	bool ok = e != NULL && p == end && ASN1_STRING_length(e->mrenclave) == 32 &&
+	          ASN1_STRING_length(e->mrsigner) == 32 &&
+	          ASN1_INTEGER_get_int64(&prod, e->isvprodid) &&
+	          ASN1_INTEGER_get_int64(&svn, e->isvsvn) && prod >= 0 && prod <= 65535 &&
+	          svn >= 0 && svn <= 65535;
+
+	if (ok) {
+		memcpy(out->mrenclave, ASN1_STRING_get0_data(e->mrenclave), 32);
+		memcpy(out->mrsigner, ASN1_STRING_get0_data(e->mrsigner), 32);
+		out->isvprodid = (uint16_t)prod;
+		out->isvsvn = (uint16_t)svn;
+		out->debug = e->debug != 0;
+		out->simulated = e->simulated != 0;
+	}
+	CCM_ENCLAVE_ID_free(e);
+	return ok;
+}
+
+static bool fwid_is(const CCM_FWID *f, const uint8_t digest[32])
+{
+	return f != NULL && OBJ_obj2nid(f->hash_alg) == NID_sha256 &&
+	       ASN1_STRING_length(f->digest) == 32 &&
+	       memcmp(ASN1_STRING_get0_data(f->digest), digest, 32) == 0;
+}
+
+/* The standard fields must say what vendorInfo says: a verifier reading
+ * either must reach the same identity. */
+static bool tcb_consistent(const CCM_TCB_INFO *t, const struct ccm_cert_identity *id)
+{
+	int64_t svn = -1;
+	bool insecure = id->debug || id->simulated;
+
+	return t->svn != NULL && ASN1_INTEGER_get_int64(&svn, t->svn) && svn == id->isvsvn &&
+	       sk_CCM_FWID_num(t->fwids) == 2 &&
+	       fwid_is(sk_CCM_FWID_value(t->fwids, 0), id->mrenclave) &&
+	       fwid_is(sk_CCM_FWID_value(t->fwids, 1), id->mrsigner) && t->flags != NULL &&
+	       ASN1_BIT_STRING_get_bit(t->flags, CCM_TCB_FLAG_DEBUG) == (int)id->debug &&
+	       ASN1_BIT_STRING_get_bit(t->flags, CCM_TCB_FLAG_NOT_SECURE) == (int)insecure;
+}
+
 ccm_code ccm_cert_identity_get(X509 *cert, struct ccm_cert_identity *out, struct ccm_error *err)
 {
-	const ASN1_OCTET_STRING *d = ext_data(cert, CCM_OID_ENCLAVE_IDENTITY);
-	const unsigned char *p;
-	CCM_ENCLAVE_ID *e;
-	int64_t prod = -1, svn = -1;
+	const ASN1_OCTET_STRING *d = ext_data(cert, CCM_OID_TCG_DICE_TCB_INFO);
+	const unsigned char *p, *end;
+	CCM_TCB_INFO *t;
+	bool ok;
 
 	if (d == NULL)
-		return ccm_fail(err, CCM_E_NOTFOUND,
-		                "certificate has no enclave identity extension");
+		return ccm_fail(err, CCM_E_NOTFOUND, "certificate has no DICE TcbInfo extension");
 	p = ASN1_STRING_get0_data(d);
-	e = d2i_CCM_ENCLAVE_ID(NULL, &p, ASN1_STRING_length(d));
-	if (e == NULL || ASN1_STRING_length(e->mrenclave) != 32 ||
-	    ASN1_STRING_length(e->mrsigner) != 32 || !ASN1_INTEGER_get_int64(&prod, e->isvprodid) ||
-	    !ASN1_INTEGER_get_int64(&svn, e->isvsvn) || prod < 0 || prod > 65535 || svn < 0 ||
-	    svn > 65535) {
-		CCM_ENCLAVE_ID_free(e);
-		return ccm_fail(err, CCM_E_INPUT, "enclave identity extension: malformed");
-	}
-	memcpy(out->mrenclave, ASN1_STRING_get0_data(e->mrenclave), 32);
-	memcpy(out->mrsigner, ASN1_STRING_get0_data(e->mrsigner), 32);
-	out->isvprodid = (uint16_t)prod;
-	out->isvsvn = (uint16_t)svn;
-	out->debug = e->debug != 0;
-	out->simulated = e->simulated != 0;
-	CCM_ENCLAVE_ID_free(e);
+	end = p + ASN1_STRING_length(d);
+	t = d2i_CCM_TCB_INFO(NULL, &p, ASN1_STRING_length(d));
+	ok = t != NULL && p == end && t->vendor_info != NULL &&
+	     identity_parse(t->vendor_info, out) && tcb_consistent(t, out);
+	CCM_TCB_INFO_free(t);
+	if (!ok)
+		return ccm_fail(err, CCM_E_INPUT,
+		                "DICE TcbInfo extension: malformed or its fields disagree");
 	return CCM_OK;
 }
 

@@ -91,21 +91,38 @@ openssl x509 -in "$T/app.crt" -noout -subject | grep -q "CN *= *web" || fail "su
 mre=$("$CCM_BIN/ccm" sgx sigstruct --json "$T/good.sig" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["enclavehash"])')
 openssl x509 -in "$T/app.crt" -outform DER -out "$T/app.der"
 "$PY" - "$T/app.der" "$mre" <<'PY' || fail "enclave identity extension"
-# EnclaveIdentity ::= SEQUENCE { mrenclave OCTET STRING, mrsigner OCTET
-# STRING, isvprodid INTEGER, isvsvn INTEGER, debug BOOLEAN, simulated BOOLEAN }
+# Read the certificate with Debian's pyca/cryptography (a relying party's
+# parser: it refuses OID arcs above 28 bits), then decode the TCG DICE
+# TcbInfo (2.23.133.5.4.1) by hand: fwids [6] = MRENCLAVE, MRSIGNER;
+# flags [7] = notSecure(1) set for simulated evidence; vendorInfo [8] =
+# EnclaveIdentity { mrenclave, mrsigner, isvprodid, isvsvn, debug, simulated }.
 import sys
-der = open(sys.argv[1], "rb").read()
-i = der.find(b"\x04\x20" + bytes.fromhex(sys.argv[2]))
-assert i > 0, "MRENCLAVE not in the certificate"
-j = i + 68
-vals = []
-for _ in range(4):
-    tag, n = der[j], der[j + 1]
-    vals.append((tag, int.from_bytes(der[j + 2:j + 2 + n], "big")))
-    j += 2 + n
-assert vals[0] == (2, 1) and vals[1] == (2, 3), vals  # isvprodid 1, isvsvn 3
-assert vals[2] == (1, 0), "debug %s" % (vals[2],)
-assert vals[3] == (1, 255), "not marked simulated: %s" % (vals[3],)
+from cryptography import x509
+cert = x509.load_der_x509_certificate(open(sys.argv[1], "rb").read())
+ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier("2.23.133.5.4.1"))
+def tlvs(b):
+    out, i = [], 0
+    while i < len(b):
+        tag, n = b[i], b[i + 1]
+        i += 2
+        if n & 0x80:
+            k = n & 0x7f
+            n = int.from_bytes(b[i:i + k], "big")
+            i += k
+        out.append((tag, b[i:i + n]))
+        i += n
+    return out
+(tag, body), = tlvs(ext.value.value)
+f = dict(tlvs(body))
+mre = bytes.fromhex(sys.argv[2])
+fwids = [tlvs(v)[1][1] for _, v in tlvs(f[0xa6])]
+assert fwids[0] == mre, "fwid[0] is not MRENCLAVE"
+assert int.from_bytes(f[0x83], "big") == 3, "svn"
+flags = f[0x87]
+assert len(flags) == 2 and flags[1] & 0x40 and not flags[1] & 0x10, "flags %s" % flags.hex()
+(_, ident), = tlvs(f[0x88])
+vals = tlvs(ident)
+assert vals[0][1] == mre and [v[1] for v in vals[2:]] == [b"\x01", b"\x03", b"\x00", b"\xff"], vals
 PY
 attest good '["web.example.org"]'
 expect_status 200 "issue one name"

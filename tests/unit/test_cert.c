@@ -128,6 +128,28 @@ static bool has_san(X509 *x, int type, const char *v)
 	return found;
 }
 
+/* Every extension OID arc fits in 28 bits: Go's crypto/x509 refuses a
+ * certificate with any arc above 31 bits, older pyca/cryptography above 28. */
+static bool oid_arcs_small(X509 *x)
+{
+	for (int i = 0; i < X509_get_ext_count(x); i++) {
+		char txt[128], *p = txt, *end;
+		ASN1_OBJECT *o = X509_EXTENSION_get_object(X509_get_ext(x, i));
+
+		if (OBJ_obj2txt(txt, sizeof(txt), o, 1) <= 0)
+			return false;
+		for (;;) {
+			unsigned long long v = strtoull(p, &end, 10);
+			if (end == p || v >= (1ULL << 28))
+				return false;
+			if (*end != '.')
+				break;
+			p = end + 1;
+		}
+	}
+	return true;
+}
+
 static void test_node(void **state)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -195,11 +217,24 @@ static void test_app(void **state)
 	assert_int_equal(id.isvsvn, 300);
 	assert_true(id.simulated);
 	assert_false(id.debug);
+	assert_int_equal(id.isvprodid, 1);
+	assert_memory_equal(id.mrsigner, p.identity.mrsigner, 32);
+	assert_true(oid_arcs_small(x));
 	assert_int_equal(ccm_cert_evidence_get(x, &tag, &ev, &evlen, &err), CCM_OK);
 	assert_int_equal(tag, CCM_EVIDENCE_TAG_SIMULATED);
 	assert_int_equal(evlen, sizeof(quote));
 	assert_memory_equal(ev, quote, evlen);
 	OPENSSL_free(ev);
+	X509_free(x);
+	/* A debug enclave on hardware evidence round-trips too. */
+	p.identity.simulated = false;
+	p.identity.debug = true;
+	p.identity.isvsvn = 65535;
+	assert_int_equal(ccm_cert_issue_app(ca, ca_key, r, &p, &x, &err), CCM_OK);
+	assert_int_equal(ccm_cert_identity_get(x, &id, &err), CCM_OK);
+	assert_true(id.debug);
+	assert_false(id.simulated);
+	assert_int_equal(id.isvsvn, 65535);
 	X509_free(x);
 	/* Bad names and subjects are refused. */
 	static const char *const bad[] = {"bad_name.example.com"};
