@@ -124,6 +124,7 @@ struct ccm_oci_opts {
 	size_t n_insecure;
 	const char *username; /* Basic credentials, or for the token realm */
 	const char *password;
+	const char *token;  /* a registry bearer token sent as is (no username/password) */
 	const char *cafile; /* extra CA bundle, NULL: system store */
 	bool verbose;       /* progress lines on stderr */
 	uint64_t chunk;     /* blobs above this go up in PATCH chunks; 0: CCM_OCI_CHUNK */
@@ -165,6 +166,24 @@ ccm_code ccm_oci_repo_get_blob_file(struct ccm_oci_repo *r, const struct ccm_oci
 ccm_code ccm_oci_repo_has_blob(struct ccm_oci_repo *r, const struct ccm_oci_desc *d, bool *has,
                                struct ccm_error *err);
 
+/* A blob file read while it is still being written (the converter scans
+ * and pushes a layer while it downloads). A download reports through grow
+ * (first with 0 once the path is set), which returns false to abandon it;
+ * a reader calls wait, which blocks until more than `have` bytes may be
+ * read or no more will come, and returns the bytes that may be read, or
+ * -1 to give up. */
+struct ccm_oci_feed {
+	bool (*grow)(void *ctx, uint64_t bytes);
+	int64_t (*wait)(void *ctx, uint64_t have);
+	void *ctx;
+};
+
+/* ccm_oci_repo_get_blob_file telling feed->grow as the file fills; the
+ * content is checked only when this returns. */
+ccm_code ccm_oci_repo_get_blob_file_feed(struct ccm_oci_repo *r, const struct ccm_oci_desc *d,
+                                         const char *workdir, char *path, size_t path_n,
+                                         const struct ccm_oci_feed *feed, struct ccm_error *err);
+
 /* Push a blob from a local file unless the target has it; from may name the
  * source repository for a cross-repository mount (same registry only).
  * *how gets "exists", "mounted" or "uploaded". */
@@ -173,6 +192,13 @@ ccm_code ccm_oci_repo_push_blob(struct ccm_oci_repo *r, const struct ccm_oci_des
                                 struct ccm_error *err);
 
 /* Push a blob from memory (config, manifest). */
+/* ccm_oci_repo_push_blob from a file still being written (feed->wait);
+ * a registry target only. */
+ccm_code ccm_oci_repo_push_blob_feed(struct ccm_oci_repo *r, const struct ccm_oci_desc *d,
+                                     const char *path, const struct ccm_oci_repo *from,
+                                     const struct ccm_oci_feed *feed, const char **how,
+                                     struct ccm_error *err);
+
 ccm_code ccm_oci_repo_push_blob_mem(struct ccm_oci_repo *r, const struct ccm_oci_desc *d,
                                     const uint8_t *buf, struct ccm_error *err);
 

@@ -48,7 +48,9 @@ struct conv {
 	char *out_cfg, *out_man;
 	size_t out_cfg_len, out_man_len;
 	const char *out_mt;
-	bool early_push; /* input layers already pushed by the pipeline */
+	bool early_push;             /* input layers already pushed by the pipeline */
+	struct image_pipeline *pipe; /* its pushes may still run after the pull */
+	struct image_tar_job *tar;   /* the added layer, begun before the pull */
 };
 
 static void conv_log(const struct conv *c, const char *what, const char *detail)
@@ -130,7 +132,7 @@ static ccm_code conv_layers(struct conv *c, struct ccm_error *err)
 	                              .progress = c->o->progress,
 	                              .progress_ctx = c->o->progress_ctx};
 
-	return image_pipe_run(&in, err);
+	return image_pipe_run(&in, &c->pipe, err);
 }
 
 static ccm_code conv_pull(struct conv *c, struct ccm_error *err)
@@ -315,9 +317,6 @@ static ccm_code conv_sign(struct conv *c, struct ccm_error *err)
 	struct ccm_sgx_sigstruct s;
 	struct ccm_image_layout info;
 
-	if (util_read_file(c->o->runtime, CCM_IMAGE_MAX_RUNTIME, &c->runtime, &c->runtime_len,
-	                   err) != CCM_OK)
-		return err->code;
 	if (ccm_image_layout_measure(c->runtime, c->runtime_len, (const uint8_t *)c->man,
 	                             c->man_len, c->o->mem, c->o->threads, c->res->mrenclave, &info,
 	                             err) != CCM_OK) {
@@ -341,12 +340,24 @@ static ccm_code conv_sign(struct conv *c, struct ccm_error *err)
 	return CCM_OK;
 }
 
-static ccm_code conv_layer(struct conv *c, struct ccm_error *err)
+/* The added layer's leading entries (the runtime: nearly all its bytes)
+ * are known before the pull, so they are tarred and deflated meanwhile. */
+static ccm_code conv_layer_begin(struct conv *c, struct ccm_error *err)
 {
-	const struct image_tar_file files[] = {
+	if (util_read_file(c->o->runtime, CCM_IMAGE_MAX_RUNTIME, &c->runtime, &c->runtime_len,
+	                   err) != CCM_OK)
+		return err->code;
+	const struct image_tar_file head[] = {
 	        {"opt/", 0755, NULL, 0},
 	        {"opt/ccm/", 0755, NULL, 0},
 	        {"opt/ccm/ccm-enclave", 0755, c->runtime, c->runtime_len},
+	};
+	return image_tar_begin(head, sizeof(head) / sizeof(head[0]), &c->tar, err);
+}
+
+static ccm_code conv_layer(struct conv *c, struct ccm_error *err)
+{
+	const struct image_tar_file tail[] = {
 	        {"opt/ccm/enclave.sig", 0644, c->sig, sizeof(c->sig)},
 	        {"opt/ccm/manifest.json", 0644, (const uint8_t *)c->man, c->man_len},
 	};
@@ -354,8 +365,8 @@ static ccm_code conv_layer(struct conv *c, struct ccm_error *err)
 
 	if (n < 0 || (size_t)n >= sizeof(c->layer_file))
 		return ccm_fail(err, CCM_E_LIMIT, "work directory path too long");
-	if (image_tar_layer(files, sizeof(files) / sizeof(files[0]), c->layer_file, &c->layer,
-	                    err) != CCM_OK)
+	if (image_tar_finish(c->tar, tail, sizeof(tail) / sizeof(tail[0]), c->layer_file, &c->layer,
+	                     err) != CCM_OK)
 		return err->code;
 	memcpy(c->res->layer_digest, c->layer.digest, sizeof(c->layer.digest));
 	c->res->layer_size = c->layer.size;
@@ -451,6 +462,8 @@ static ccm_code conv_push(struct conv *c, struct ccm_error *err)
 
 	memcpy(cfg.digest, c->res->config_digest, sizeof(cfg.digest));
 	memcpy(nl.digest, c->layer.digest, sizeof(nl.digest));
+	if (c->pipe != NULL && image_pipe_join(c->pipe, err) != CCM_OK)
+		return err->code;
 	for (size_t i = 0; !c->early_push && i < c->m.n_layers; i++) {
 		conv_progress(c, "push", done, total);
 		done += c->m.layers[i].size;
@@ -471,10 +484,13 @@ static ccm_code conv_push(struct conv *c, struct ccm_error *err)
 
 static void conv_cleanup(struct conv *c)
 {
-	DIR *d = c->work[0] ? opendir(c->work) : NULL;
+	DIR *d;
 	struct dirent *e;
 	char p[1400];
 
+	image_pipe_free(c->pipe); /* first: its threads use the files and repositories */
+	image_tar_free(c->tar);
+	d = c->work[0] ? opendir(c->work) : NULL;
 	while (d != NULL && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
@@ -549,6 +565,8 @@ ccm_code ccm_image_convert(const struct ccm_image_convert_opts *opts,
 	}
 	if (rc == CCM_OK)
 		rc = conv_open(&c, err);
+	if (rc == CCM_OK)
+		rc = conv_layer_begin(&c, err);
 	if (rc == CCM_OK)
 		rc = conv_pull(&c, err);
 	if (rc == CCM_OK)

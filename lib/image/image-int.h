@@ -43,9 +43,20 @@ struct image_layer_out {
 ccm_code image_tar_layer(const struct image_tar_file *files, size_t n, const char *path,
                          struct image_layer_out *out, struct ccm_error *err);
 
+/* The same in two goes: begin tars and deflates the leading entries (at
+ * most 8; their data must stay valid until finish) in a thread; finish
+ * adds the rest (sorted after them) and writes the layer to path. Free in
+ * any case. */
+struct image_tar_job;
+ccm_code image_tar_begin(const struct image_tar_file *head, size_t n, struct image_tar_job **out,
+                         struct ccm_error *err);
+ccm_code image_tar_finish(struct image_tar_job *j, const struct image_tar_file *tail, size_t n,
+                          const char *path, struct image_layer_out *out, struct ccm_error *err);
+void image_tar_free(struct image_tar_job *j);
+
 /* The pull pipeline (pipe.c): fetch every layer of m into work (paths in
- * layer_path), push each to dst when dst is not NULL, scan them in
- * parallel and apply them to fs in order. */
+ * layer_path), push each to dst when dst is not NULL, scan them while
+ * they land and apply them to fs in order. */
 struct image_pipe {
 	const struct ccm_oci_manifest *m;
 	struct ccm_oci_repo *src, *dst;
@@ -57,6 +68,13 @@ struct image_pipe {
 	void *progress_ctx;
 };
 
-ccm_code image_pipe_run(const struct image_pipe *in, struct ccm_error *err);
+struct image_pipeline;
+/* Returns once every layer is verified and applied; the pushes may still
+ * run: image_pipe_join waits for them (and reports their failure), then
+ * image_pipe_free. On failure everything is stopped and freed. */
+ccm_code image_pipe_run(const struct image_pipe *in, struct image_pipeline **out,
+                        struct ccm_error *err);
+ccm_code image_pipe_join(struct image_pipeline *p, struct ccm_error *err);
+void image_pipe_free(struct image_pipeline *p);
 
 #endif

@@ -22,7 +22,6 @@ struct scan_ctx {
 	struct archive *a;
 	EVP_MD_CTX *md;
 	struct walk_path p;
-	uint8_t buf[1 << 16];
 };
 
 void ccm_image_scan_free(struct ccm_image_scan *s)
@@ -68,26 +67,62 @@ nomem:
 	return NULL;
 }
 
+/* Hash n bytes of a file: data, or zeros for a sparse file's hole. */
+static ccm_code scan_feed(struct scan_ctx *x, struct walk_op *op, const void *data, uint64_t n,
+                          uint64_t *total, struct ccm_error *err)
+{
+	static const uint8_t zeros[1 << 16];
+
+	if (*total + n > MAX_FILE)
+		return ccm_fail(err, CCM_E_LIMIT, "file '%.200s' larger than 8 GiB", op->path);
+	*total += n;
+	if (!op->hashed)
+		return CCM_OK;
+	if (data != NULL)
+		return EVP_DigestUpdate(x->md, data, (size_t)n)
+		               ? CCM_OK
+		               : ccm_fail(err, CCM_E_CRYPTO, "SHA-256 failed");
+	for (uint64_t left = n; left > 0;) {
+		size_t k = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
+		if (!EVP_DigestUpdate(x->md, zeros, k))
+			return ccm_fail(err, CCM_E_CRYPTO, "SHA-256 failed");
+		left -= k;
+	}
+	return CCM_OK;
+}
+
+/* The file's bytes straight from libarchive's blocks (no copy), holes of
+ * sparse entries hashed as the zeros an extraction writes (what
+ * archive_read_data gives, checked against GNU and pax sparse tars). */
 static ccm_code scan_hash(struct scan_ctx *x, struct walk_op *op, struct ccm_error *err)
 {
 	unsigned int hl = 0;
 	uint64_t total = 0;
-	la_ssize_t got;
+	const void *blk;
+	size_t n;
+	la_int64_t off = 0;
+	int r;
 
 	op->hashed = !walk_is_rw(x->fs, op->path);
 	if (op->hashed && !EVP_DigestInit_ex(x->md, EVP_sha256(), NULL))
 		return ccm_fail(err, CCM_E_CRYPTO, "SHA-256 init failed");
-	while ((got = archive_read_data(x->a, x->buf, sizeof(x->buf))) > 0) {
-		total += (uint64_t)got;
-		if (total > MAX_FILE)
-			return ccm_fail(err, CCM_E_LIMIT, "file '%.200s' larger than 8 GiB",
-			                op->path);
-		if (op->hashed)
-			EVP_DigestUpdate(x->md, x->buf, (size_t)got);
+	while ((r = archive_read_data_block(x->a, &blk, &n, &off)) == ARCHIVE_OK) {
+		if (off < 0 || (uint64_t)off < total)
+			return ccm_fail(err, CCM_E_INPUT,
+			                "file '%.200s': out-of-order sparse blocks", op->path);
+		if ((uint64_t)off > total &&
+		    scan_feed(x, op, NULL, (uint64_t)off - total, &total, err) != CCM_OK)
+			return err->code;
+		if (scan_feed(x, op, blk, n, &total, err) != CCM_OK)
+			return err->code;
 	}
-	if (got < 0)
+	if (r != ARCHIVE_EOF)
 		return ccm_fail(err, CCM_E_INPUT, "file '%.200s': %s", op->path,
 		                archive_error_string(x->a));
+	/* The end comes with the file's size: a trailing hole is zeros too. */
+	if (off > 0 && (uint64_t)off > total &&
+	    scan_feed(x, op, NULL, (uint64_t)off - total, &total, err) != CCM_OK)
+		return err->code;
 	if (op->hashed && !EVP_DigestFinal_ex(x->md, op->hash, &hl))
 		return ccm_fail(err, CCM_E_CRYPTO, "SHA-256 failed");
 	op->size = total;
@@ -153,11 +188,12 @@ static ccm_code scan_archive(struct scan_ctx *x, struct ccm_error *err)
 }
 
 static ccm_code scan_run(const struct ccm_image_fs *fs, const char *path, const uint8_t *buf,
-                         size_t len, struct ccm_image_scan **out, struct ccm_error *err)
+                         size_t len, const struct ccm_oci_feed *feed, struct ccm_image_scan **out,
+                         struct ccm_error *err)
 {
 	struct scan_ctx *x = calloc(1, sizeof(*x));
+	struct image_src *src = NULL;
 	ccm_code rc = CCM_OK;
-	int opened;
 
 	*out = NULL;
 	if (x == NULL || (x->s = calloc(1, sizeof(*x->s))) == NULL ||
@@ -166,12 +202,16 @@ static ccm_code scan_run(const struct ccm_image_fs *fs, const char *path, const 
 		goto fail;
 	}
 	x->fs = fs;
+	if (image_src_open(&src, path, buf, len, feed, err) != CCM_OK) {
+		rc = err->code;
+		goto fail;
+	}
+	/* gzip is inflated by the source (ISA-L); libarchive's gzip filter
+	 * stays for a gzip inside a gzip, which it always accepted. */
 	archive_read_support_filter_gzip(x->a);
 	archive_read_support_filter_zstd(x->a);
 	archive_read_support_format_tar(x->a);
-	opened = path != NULL ? archive_read_open_filename(x->a, path, 1 << 16)
-	                      : archive_read_open_memory(x->a, buf, len);
-	if (opened != ARCHIVE_OK)
+	if (archive_read_open(x->a, src, NULL, image_src_read, NULL) != ARCHIVE_OK)
 		rc = ccm_fail(err, CCM_E_INPUT, "not a tar, tar.gz or tar.zst stream: %s",
 		              archive_error_string(x->a));
 	else
@@ -187,19 +227,27 @@ fail:
 		EVP_MD_CTX_free(x->md);
 		free(x);
 	}
+	image_src_free(src);
 	return rc;
+}
+
+ccm_code image_scan_feed(const struct ccm_image_fs *fs, const char *path,
+                         const struct ccm_oci_feed *feed, struct ccm_image_scan **out,
+                         struct ccm_error *err)
+{
+	return scan_run(fs, path, NULL, 0, feed, out, err);
 }
 
 ccm_code ccm_image_scan_file(const struct ccm_image_fs *fs, const char *path,
                              struct ccm_image_scan **out, struct ccm_error *err)
 {
-	return scan_run(fs, path, NULL, 0, out, err);
+	return scan_run(fs, path, NULL, 0, NULL, out, err);
 }
 
 ccm_code ccm_image_scan_mem(const struct ccm_image_fs *fs, const uint8_t *buf, size_t len,
                             struct ccm_image_scan **out, struct ccm_error *err)
 {
-	return scan_run(fs, NULL, buf, len, out, err);
+	return scan_run(fs, NULL, buf, len, NULL, out, err);
 }
 
 static ccm_code scan_add(struct ccm_image_fs *fs, ccm_code rc, struct ccm_image_scan *s,

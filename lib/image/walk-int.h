@@ -8,6 +8,8 @@
 #ifndef CCM_WALK_INT_H
 #define CCM_WALK_INT_H
 
+#include <sys/types.h>
+
 #include "ccm/image.h"
 
 #define MAX_PATH 4096u
@@ -40,6 +42,22 @@ struct ccm_image_scan {
 	struct walk_op *ops;
 	size_t n, cap;
 };
+
+/* The bytes of one layer for libarchive (source.c): a file (maybe still
+ * landing: feed->wait, see ccm/oci.h) or a memory buffer; gzip is inflated
+ * by ISA-L. */
+struct image_src;
+struct archive;
+ccm_code image_src_open(struct image_src **out, const char *path, const uint8_t *mem, size_t len,
+                        const struct ccm_oci_feed *feed, struct ccm_error *err);
+void image_src_free(struct image_src *s);
+/* libarchive's read callback (client data: the image_src). */
+ssize_t image_src_read(struct archive *a, void *ud, const void **buf);
+
+/* Scan a layer file that may still be landing (feed may be NULL). */
+ccm_code image_scan_feed(const struct ccm_image_fs *fs, const char *path,
+                         const struct ccm_oci_feed *feed, struct ccm_image_scan **out,
+                         struct ccm_error *err);
 
 /* Split and check a tar path ("." dropped, leading "/" neutralised, ".."
  * refused). */

@@ -25,6 +25,7 @@ struct oci_http {
 	char realm[512], service[256];
 	char *token;
 	char token_scope[1024];
+	bool fixed_token; /* the user's own bearer token (opts.token): never fetched */
 };
 
 struct oci_req {
@@ -41,6 +42,7 @@ struct oci_req {
 	EVP_MD_CTX *md;
 	uint64_t max_out;
 	bool follow;
+	const struct ccm_oci_feed *feed; /* out_fd: grow; body_fd: wait */
 };
 
 struct oci_resp {
@@ -84,11 +86,13 @@ ccm_code oci_reg_open(struct ccm_oci_repo *r, const struct ccm_oci_opts *o, stru
 ccm_code oci_reg_get_manifest(struct ccm_oci_repo *r, const char *ref, struct oci_resp *resp,
                               struct ccm_error *err);
 ccm_code oci_reg_get_blob(struct ccm_oci_repo *r, const struct ccm_oci_desc *d, int fd,
-                          size_t max_mem, uint8_t **mem, struct ccm_error *err);
+                          const struct ccm_oci_feed *feed, size_t max_mem, uint8_t **mem,
+                          struct ccm_error *err);
 ccm_code oci_reg_has_blob(struct ccm_oci_repo *r, const struct ccm_oci_desc *d, bool *has,
                           struct ccm_error *err);
 ccm_code oci_reg_push_blob(struct ccm_oci_repo *r, const struct ccm_oci_desc *d, int fd,
-                           const uint8_t *mem, const struct ccm_oci_repo *from, const char **how,
+                           const uint8_t *mem, const struct ccm_oci_feed *feed,
+                           const struct ccm_oci_repo *from, const char **how,
                            struct ccm_error *err);
 ccm_code oci_reg_put_manifest(struct ccm_oci_repo *r, const char *tag, const uint8_t *buf,
                               size_t len, const char *mt, struct ccm_error *err);

@@ -4,9 +4,11 @@
  * accepted media type in Accept, blobs streamed to a file through SHA-256,
  * HEAD before any upload, cross-repository mount when the source is on the
  * same registry, monolithic PUT for small blobs and PATCH chunks with
- * Content-Range for big ones. Upload Locations are resolved with curl's URL
- * parser (they may be relative) and bearer tokens never leave the
- * registry's origin.
+ * Content-Range for big ones. A download can be followed while it lands
+ * and an upload can read a file still landing (ccm_oci_feed), so that a
+ * layer goes out while it comes in. Upload Locations are resolved with
+ * curl's URL parser (they may be relative) and bearer tokens never leave
+ * the registry's origin.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +74,8 @@ ccm_code oci_reg_get_manifest(struct ccm_oci_repo *r, const char *ref, struct oc
 
 /* Download a blob to fd (digest checked) or into memory (max_mem). */
 ccm_code oci_reg_get_blob(struct ccm_oci_repo *r, const struct ccm_oci_desc *d, int fd,
-                          size_t max_mem, uint8_t **mem, struct ccm_error *err)
+                          const struct ccm_oci_feed *feed, size_t max_mem, uint8_t **mem,
+                          struct ccm_error *err)
 {
 	char path[800], scope[600], got[CCM_OCI_DIGEST_LEN + 1];
 	struct oci_resp resp = {0};
@@ -90,6 +93,7 @@ ccm_code oci_reg_get_blob(struct ccm_oci_repo *r, const struct ccm_oci_desc *d, 
 		q.out_fd = fd;
 		q.md = md;
 		q.max_out = d->size;
+		q.feed = feed;
 	} else {
 		q.max_resp = max_mem;
 	}
@@ -222,6 +226,7 @@ static ccm_code reg_send(struct ccm_oci_repo *r, const char *method, const char 
 	q.ctype = "application/octet-stream";
 	q.range = range;
 	q.body_fd = body->body_fd;
+	q.feed = body->feed;
 	q.body_off = off;
 	q.body_n = len;
 	q.body = body->body;
@@ -236,7 +241,8 @@ static ccm_code reg_send(struct ccm_oci_repo *r, const char *method, const char 
 }
 
 static ccm_code reg_upload(struct ccm_oci_repo *r, const struct ccm_oci_desc *d, char *loc,
-                           size_t n, int fd, const uint8_t *mem, struct ccm_error *err)
+                           size_t n, int fd, const uint8_t *mem, const struct ccm_oci_feed *feed,
+                           struct ccm_error *err)
 {
 	char query[100], url[2300], range[64];
 	struct oci_req body;
@@ -245,6 +251,7 @@ static ccm_code reg_upload(struct ccm_oci_repo *r, const struct ccm_oci_desc *d,
 	oci_req_init(&body, "PUT", "", NULL);
 	body.body_fd = fd;
 	body.body = mem;
+	body.feed = feed;
 	snprintf(query, sizeof(query), "digest=%s", d->digest);
 	uint64_t chunk = r->http.chunk;
 
@@ -264,8 +271,8 @@ static ccm_code reg_upload(struct ccm_oci_repo *r, const struct ccm_oci_desc *d,
 }
 
 ccm_code oci_reg_push_blob(struct ccm_oci_repo *r, const struct ccm_oci_desc *d, int fd,
-                           const uint8_t *mem, const struct ccm_oci_repo *from, const char **how,
-                           struct ccm_error *err)
+                           const uint8_t *mem, const struct ccm_oci_feed *feed,
+                           const struct ccm_oci_repo *from, const char **how, struct ccm_error *err)
 {
 	char loc[2048];
 	bool has = false, mounted = false;
@@ -287,7 +294,7 @@ ccm_code oci_reg_push_blob(struct ccm_oci_repo *r, const struct ccm_oci_desc *d,
 		return CCM_OK;
 	}
 	*how = "uploaded";
-	if (reg_upload(r, d, loc, sizeof(loc), fd, mem, err) != CCM_OK) {
+	if (reg_upload(r, d, loc, sizeof(loc), fd, mem, feed, err) != CCM_OK) {
 		ccm_error_prefix(err, "upload %s", d->digest);
 		return err->code;
 	}

@@ -4,13 +4,14 @@
  * resolution to linux/amd64 (bounded depth, so an index pointing at itself
  * cannot loop), digest checks of manifests fetched by digest, and blob
  * downloads into a work directory that is the only place anything is
- * written.
+ * written. A blob file can be read while it downloads (ccm_oci_feed).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "oci-int.h"
@@ -122,7 +123,7 @@ ccm_code ccm_oci_repo_get_blob_mem(struct ccm_oci_repo *r, const struct ccm_oci_
 		return ccm_fail(err, CCM_E_LIMIT, "blob %s: %llu bytes exceed the limit of %zu",
 		                d->digest, (unsigned long long)d->size, max);
 	if (r->ref.kind == CCM_OCI_REF_REGISTRY)
-		return oci_reg_get_blob(r, d, -1, max, buf, err);
+		return oci_reg_get_blob(r, d, -1, NULL, max, buf, err);
 	if (oci_dir_blob_path(r, d->digest, p, sizeof(p), err) ||
 	    util_read_file(p, max, buf, &len, err) || ccm_oci_digest_of(*buf, len, got, err))
 		return err->code;
@@ -139,6 +140,14 @@ ccm_code ccm_oci_repo_get_blob_file(struct ccm_oci_repo *r, const struct ccm_oci
                                     const char *workdir, char *path, size_t path_n,
                                     struct ccm_error *err)
 {
+	return ccm_oci_repo_get_blob_file_feed(r, d, workdir, path, path_n, NULL, err);
+}
+
+ccm_code ccm_oci_repo_get_blob_file_feed(struct ccm_oci_repo *r, const struct ccm_oci_desc *d,
+                                         const char *workdir, char *path, size_t path_n,
+                                         const struct ccm_oci_feed *feed, struct ccm_error *err)
+{
+	struct stat st;
 	int fd, w;
 	ccm_code rc;
 
@@ -149,6 +158,11 @@ ccm_code ccm_oci_repo_get_blob_file(struct ccm_oci_repo *r, const struct ccm_oci
 		if (fd < 0)
 			return ccm_fail(err, CCM_E_NOTFOUND, "blob %s: %s", d->digest,
 			                strerror(errno));
+		/* Already all there: readers may start while it is checked. */
+		if (feed != NULL && feed->grow != NULL && fstat(fd, &st) == 0)
+			(void)feed->grow(feed->ctx, (uint64_t)st.st_size < d->size
+			                                    ? (uint64_t)st.st_size
+			                                    : d->size);
 		rc = oci_file_digest_check(fd, d, "blob", err);
 		close(fd);
 		return rc;
@@ -163,7 +177,10 @@ ccm_code ccm_oci_repo_get_blob_file(struct ccm_oci_repo *r, const struct ccm_oci
 		return ccm_fail(err, CCM_E_IO, "%s: %s", path, strerror(errno));
 	if (r->verbose)
 		fprintf(stderr, "pull %s (%llu bytes)\n", d->digest, (unsigned long long)d->size);
-	rc = oci_reg_get_blob(r, d, fd, 0, NULL, err);
+	if (feed != NULL && feed->grow != NULL && !feed->grow(feed->ctx, 0))
+		rc = ccm_fail(err, CCM_E_IO, "blob %s: download cancelled", d->digest);
+	else
+		rc = oci_reg_get_blob(r, d, fd, feed, 0, NULL, err);
 	close(fd);
 	if (rc != CCM_OK)
 		unlink(path);
@@ -187,6 +204,14 @@ ccm_code ccm_oci_repo_push_blob(struct ccm_oci_repo *r, const struct ccm_oci_des
                                 const char *path, const struct ccm_oci_repo *from, const char **how,
                                 struct ccm_error *err)
 {
+	return ccm_oci_repo_push_blob_feed(r, d, path, from, NULL, how, err);
+}
+
+ccm_code ccm_oci_repo_push_blob_feed(struct ccm_oci_repo *r, const struct ccm_oci_desc *d,
+                                     const char *path, const struct ccm_oci_repo *from,
+                                     const struct ccm_oci_feed *feed, const char **how,
+                                     struct ccm_error *err)
+{
 	bool has = false;
 	int fd;
 	ccm_code rc;
@@ -201,11 +226,13 @@ ccm_code ccm_oci_repo_push_blob(struct ccm_oci_repo *r, const struct ccm_oci_des
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ccm_fail(err, CCM_E_IO, "%s: %s", path, strerror(errno));
-	if (r->ref.kind == CCM_OCI_REF_LAYOUT) {
+	if (r->ref.kind == CCM_OCI_REF_LAYOUT && feed != NULL) {
+		rc = ccm_fail(err, CCM_E_INTERNAL, "a layout target takes complete files only");
+	} else if (r->ref.kind == CCM_OCI_REF_LAYOUT) {
 		*how = "copied";
 		rc = oci_dir_put_blob(r, d, fd, NULL, err);
 	} else {
-		rc = oci_reg_push_blob(r, d, fd, NULL, from, how, err);
+		rc = oci_reg_push_blob(r, d, fd, NULL, feed, from, how, err);
 	}
 	close(fd);
 	if (rc == CCM_OK && r->verbose)
@@ -220,7 +247,7 @@ ccm_code ccm_oci_repo_push_blob_mem(struct ccm_oci_repo *r, const struct ccm_oci
 
 	if (r->ref.kind == CCM_OCI_REF_LAYOUT)
 		return oci_dir_put_blob(r, d, -1, buf, err);
-	return oci_reg_push_blob(r, d, -1, buf, NULL, &how, err);
+	return oci_reg_push_blob(r, d, -1, buf, NULL, NULL, &how, err);
 }
 
 ccm_code ccm_oci_repo_put_manifest(struct ccm_oci_repo *r, const char *tag, const uint8_t *buf,
