@@ -3,7 +3,7 @@
 # ccmd, a test-only account, an app with a build registered from a SIGSTRUCT
 # and whitelisted, a join token and an enrolled ccm-agent. Everything is
 # stopped on exit. Not a test: it prints figures, it never fails on speed.
-# usage: bench/issue.sh [BUILD_DIR] [CLIENTS] [SECONDS]
+# usage: bench/issue.sh [BUILD_DIR] [CLIENTS] [SECONDS] [--json]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build}
@@ -11,6 +11,7 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 BIN=$BUILD/bin
 CLIENTS=${2:-64}
 SECS=${3:-10}
+EXTRA=("${@:4}") # e.g. --json, passed to ccm bench issue
 PY=/usr/bin/python3
 W=$(mktemp -d /tmp/ccm-bench-issue.XXXXXX)
 PIDS=()
@@ -56,5 +57,5 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 "$CCM" bench issue --agent "http://127.0.0.1:$AP" --sigstruct "$W/e.sig" --clients "$CLIENTS" \
-	--seconds "$SECS"
-echo "ccmd RSS: $(ps -o rss= -p "${PIDS[0]}") KiB"
+	--seconds "$SECS" "${EXTRA[@]}"
+echo "ccmd RSS: $(ps -o rss= -p "${PIDS[0]}") KiB" >&2

@@ -58,6 +58,20 @@ jget() { $PY -c 'import json,sys;v=json.load(sys.stdin)
 for k in sys.argv[1].split("."):
     v=v[int(k)] if isinstance(v,list) else v[k]
 print(v if not isinstance(v,(dict,list,bool)) else json.dumps(v))' "$1"; }
+instance_is() { # STATE: node show lists the app's instance in STATE within 10 s
+	for _ in $(seq 1 50); do
+		"$CCM" node show "$NODE" --json | $PY -c 'import json,sys
+a=[i for i in json.load(sys.stdin)["apps"] if i["app_id"]==int(sys.argv[1])]
+sys.exit(0 if a and a[0]["state"]==sys.argv[2] else 1)' "$APP" "$1" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+agent_has() { # STATE: the agent's instance list has the app in STATE
+	curl -s "http://127.0.0.1:$AP/v1/instances" | $PY -c 'import json,sys
+sys.exit(0 if [i for i in json.load(sys.stdin)["items"]
+    if i["app_id"]==int(sys.argv[1]) and i["state"]==sys.argv[2]] else 1)' "$APP" "$1"
+}
 wait_http() { # URL [curl options]
 	local url=$1
 	shift
@@ -209,6 +223,8 @@ step "11. The original Flask app answers over TLS with a certificate from the ac
 run curl -sS --cacert "$W/account-ca.pem" --resolve "flask.demo.local:$APPPORT:127.0.0.1" \
 	"https://flask.demo.local:$APPPORT/" | tee "$W/page.txt"
 check "the Flask page is served over TLS, verified against the account CA" grep -q "Hello" "$W/page.txt"
+check "the runtime reported its app RUNNING to the agent (GET /v1/instances)" agent_has RUNNING
+check "the node reports the app's instance RUNNING (ccm node show)" instance_is RUNNING
 
 step "12. The certificate's enclave identity"
 run "$CCM" cert inspect "$W/bundle/rootfs/run/ccm/tls/cert.pem"
@@ -226,6 +242,7 @@ run "$CCM" audit verify
 runc kill "$CID" TERM >/dev/null 2>&1 || true
 for _ in $(seq 1 50); do runc state "$CID" 2>/dev/null | grep -q stopped && break; sleep 0.1; done
 runc delete -f "$CID" >/dev/null 2>&1 || true
+check "the app's instance is STOPPED once the container stopped" instance_is STOPPED
 
 if [ "$MODE" = test ]; then
 	step "14. Refusals, each with its reason in the runtime's output and the audit log"

@@ -104,6 +104,26 @@ ccm_code ccm_attest_request(const char *agent_url, const uint8_t report[CCM_REPO
                             const char *csr_pem, const char *const *dns_names, size_t n_dns,
                             char **cert_pem, char **chain_pem, struct ccm_error *err);
 
+/* The agent's handle on the runtime's app instance, from a grant. */
+struct ccm_attest_instance {
+	char id[33];    /* hex */
+	char token[65]; /* hex MAC over id, app and build (the agent's key) */
+	int64_t app_id, build_id;
+	int keepalive_s; /* report RUNNING this often; 0: no handle given */
+};
+
+/* ccm_attest_request, also returning the grant's instance handle. */
+ccm_code ccm_attest_request_inst(const char *agent_url, const uint8_t report[CCM_REPORT_BODY_SIZE],
+                                 const char *csr_pem, const char *const *dns_names, size_t n_dns,
+                                 struct ccm_attest_instance *inst, char **cert_pem,
+                                 char **chain_pem, struct ccm_error *err);
+
+/* POST /v1/instances: state "RUNNING" (repeat every keepalive_s) or
+ * "STOPPED"; pid is the app's. Gives up after timeout_s. */
+ccm_code ccm_attest_instance_report(const char *agent_url, const struct ccm_attest_instance *inst,
+                                    const char *state, int64_t pid, int timeout_s,
+                                    struct ccm_error *err);
+
 #ifdef __cplusplus
 }
 #endif

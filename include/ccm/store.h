@@ -143,6 +143,24 @@ int store_schema_version(struct store *s);
 ccm_code store_begin(struct store *s, struct ccm_error *err);
 ccm_code store_commit(struct store *s, struct ccm_error *err);
 void store_rollback(struct store *s);
+/* How many transactions this handle has committed (tells a caller that
+ * something it ran wrote to the store). */
+uint64_t store_commit_count(const struct store *s);
+
+/* ---- group commit (lib/store/sync.c) ---------------------------------- */
+
+/* Switch s to group commit: its COMMITs stop waiting for the disk, and
+ * nothing it commits is durable until a later store_sync_run returns
+ * CCM_OK. store_sync_run and store_sync_checkpoint belong to ONE other
+ * thread, which may run them while s is in use; store_sync_close (after
+ * that thread ended) syncs a last time and restores the plain mode. */
+struct store_sync;
+ccm_code store_sync_open(struct store *s, struct store_sync **out, struct ccm_error *err);
+/* Make every transaction committed before the call durable. */
+ccm_code store_sync_run(struct store_sync *y, struct ccm_error *err);
+/* A PASSIVE checkpoint when the WAL has grown large. */
+void store_sync_checkpoint(struct store_sync *y);
+void store_sync_close(struct store_sync *y);
 
 /* ---- manager key material (manager CA, server certificate) ------------ */
 
@@ -315,6 +333,7 @@ struct store_build {
 	char conv_reason[STORE_TEXT_MAX + 1];
 	int64_t bytes_done, bytes_total;
 	int64_t created_at, updated_at;
+	char output_image[STORE_REF_MAX + 1]; /* image builds: where the result goes */
 };
 
 /* CCM_E_CONFLICT when the MRENCLAVE is already registered in the account. */
@@ -329,6 +348,10 @@ ccm_code store_build_set_status(struct store *s, int64_t id, const char *status,
 ccm_code store_build_progress(struct store *s, int64_t id, const char *conv_status,
                               const char *reason, int64_t done, int64_t total, int64_t now,
                               struct ccm_error *err);
+/* A FAILED image conversion back to QUEUED (progress and reason cleared)
+ * for a retry; CCM_E_NOTFOUND unless the build is exactly that. */
+ccm_code store_build_requeue(struct store *s, int64_t account_id, int64_t id, int64_t now,
+                             struct ccm_error *err);
 /* The build worker's result: fills the identity of a converted build,
  * marks it DONE and opens its build_whitelist task (requester 0 =
  * system), all in the caller's transaction. *task_id receives the task. */
@@ -457,6 +480,9 @@ struct store_instance {
 typedef ccm_code (*store_instance_cb)(void *ctx, const struct store_instance *i);
 ccm_code store_instance_list(struct store *s, int64_t node_id, store_instance_cb cb, void *ctx,
                              struct ccm_error *err);
+/* The instances of one app, on the nodes of its account. */
+ccm_code store_instance_list_app(struct store *s, int64_t account_id, int64_t app_id,
+                                 store_instance_cb cb, void *ctx, struct ccm_error *err);
 
 /* ---- certificates (node and app) ------------------------------------------ */
 
@@ -486,6 +512,38 @@ typedef ccm_code (*store_cert_cb)(void *ctx, const struct store_cert *c);
 ccm_code store_cert_list(struct store *s, int64_t account_id, int64_t app_id, bool revoked_only,
                          const struct store_page *pg, store_cert_cb cb, void *ctx,
                          struct ccm_error *err);
+
+/* ---- registry credentials ------------------------------------------------ */
+
+#define STORE_HOST_MAX 261     /* registry HOST[:PORT] as in image references */
+#define STORE_USERNAME_MAX 256 /* registry user name */
+
+/* Credentials for one registry of an account. The secret (password or
+ * token) is stored sealed by the caller and never read back by listings. */
+struct store_registry {
+	int64_t id;
+	int64_t account_id;
+	char host[STORE_HOST_MAX + 1]; /* normalised by the caller */
+	char username[STORE_USERNAME_MAX + 1];
+	char kind[16]; /* "password" (username + password) or "token" */
+	int64_t created_at, updated_at;
+};
+
+/* Add, or replace the credentials of the same (account, host): r->id,
+ * created_at and updated_at are set; *replaced says which happened. */
+ccm_code store_registry_put(struct store *s, struct store_registry *r, const uint8_t *sealed,
+                            size_t sealed_len, bool *replaced, struct ccm_error *err);
+ccm_code store_registry_get(struct store *s, int64_t account_id, int64_t id,
+                            struct store_registry *r, struct ccm_error *err);
+/* By host, with the sealed secret (malloc'ed); CCM_E_NOTFOUND when none. */
+ccm_code store_registry_by_host(struct store *s, int64_t account_id, const char *host,
+                                struct store_registry *r, uint8_t **sealed, size_t *sealed_len,
+                                struct ccm_error *err);
+ccm_code store_registry_delete(struct store *s, int64_t account_id, int64_t id,
+                               struct ccm_error *err);
+typedef ccm_code (*store_registry_cb)(void *ctx, const struct store_registry *r);
+ccm_code store_registry_list(struct store *s, int64_t account_id, const struct store_page *pg,
+                             store_registry_cb cb, void *ctx, struct ccm_error *err);
 
 #ifdef __cplusplus
 }

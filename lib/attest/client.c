@@ -6,7 +6,9 @@
  * The runtime makes its key in memory, builds the CSR and the report whose
  * data binds that key, and gets back its certificate chain or the
  * manager's refusal, which is returned word for word so the operator sees
- * the policy check that failed.
+ * the policy check that failed. A grant also carries the instance handle
+ * with which the runtime then reports its app RUNNING (and keeps that
+ * alive) or STOPPED: short calls, so a slow agent never holds up PID 1.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,8 +61,8 @@ static void on_done(struct evhttp_request *req, void *arg)
 }
 
 /* POST body to url+path; *x filled with status and body. */
-static ccm_code http_post(const char *url, const char *path, const char *body, struct exchange *x,
-                          struct ccm_error *err)
+static ccm_code http_post(const char *url, const char *path, const char *body, int timeout_s,
+                          struct exchange *x, struct ccm_error *err)
 {
 	struct evhttp_uri *uri = evhttp_uri_parse(url);
 	struct evhttp_connection *conn = NULL;
@@ -85,7 +87,7 @@ static ccm_code http_post(const char *url, const char *path, const char *body, s
 		rc = ccm_fail(err, CCM_E_NOMEM, "agent: cannot set up the request");
 		goto fail;
 	}
-	evhttp_connection_set_timeout(conn, 60);
+	evhttp_connection_set_timeout(conn, timeout_s);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", host);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	                  "application/json");
@@ -122,9 +124,37 @@ static ccm_code refusal(json_t *resp, int status, struct ccm_error *err)
 	                msg ? msg : "no reason given");
 }
 
+/* The grant's instance handle (instance.c of the agent), if it has one. */
+static void grant_instance(json_t *resp, struct ccm_attest_instance *inst)
+{
+	json_t *h = json_object_get(resp, "instance");
+	const char *id = json_string_value(json_object_get(h, "id"));
+	const char *token = json_string_value(json_object_get(h, "token"));
+	json_int_t ka = json_integer_value(json_object_get(h, "keepalive_s"));
+
+	memset(inst, 0, sizeof(*inst));
+	if (id == NULL || token == NULL || strlen(id) != 32 || strlen(token) != 64 || ka < 1 ||
+	    ka > 3600)
+		return;
+	memcpy(inst->id, id, 33);
+	memcpy(inst->token, token, 65);
+	inst->app_id = json_integer_value(json_object_get(resp, "app_id"));
+	inst->build_id = json_integer_value(json_object_get(resp, "build_id"));
+	inst->keepalive_s = (int)ka;
+}
+
 ccm_code ccm_attest_request(const char *agent_url, const uint8_t report[CCM_REPORT_BODY_SIZE],
                             const char *csr_pem, const char *const *dns_names, size_t n_dns,
                             char **cert_pem, char **chain_pem, struct ccm_error *err)
+{
+	return ccm_attest_request_inst(agent_url, report, csr_pem, dns_names, n_dns, NULL, cert_pem,
+	                               chain_pem, err);
+}
+
+ccm_code ccm_attest_request_inst(const char *agent_url, const uint8_t report[CCM_REPORT_BODY_SIZE],
+                                 const char *csr_pem, const char *const *dns_names, size_t n_dns,
+                                 struct ccm_attest_instance *inst, char **cert_pem,
+                                 char **chain_pem, struct ccm_error *err)
 {
 	char *b64 = util_b64_encode(report, CCM_REPORT_BODY_SIZE), *body = NULL;
 	json_t *req = json_pack("{s:s,s:s}", "report", b64 ? b64 : "", "csr", csr_pem);
@@ -136,7 +166,7 @@ ccm_code ccm_attest_request(const char *agent_url, const uint8_t report[CCM_REPO
 		json_array_append_new(names, json_string(dns_names[i]));
 	json_object_set_new(req, "dns_names", names);
 	body = json_dumps(req, JSON_COMPACT);
-	rc = body ? http_post(agent_url, "/v1/attest", body, &x, err)
+	rc = body ? http_post(agent_url, "/v1/attest", body, 60, &x, err)
 	          : ccm_fail(err, CCM_E_NOMEM, "out of memory");
 	if (rc == CCM_OK) {
 		resp = json_loadb(x.body ? x.body : "", x.len, 0, NULL);
@@ -148,12 +178,42 @@ ccm_code ccm_attest_request(const char *agent_url, const uint8_t report[CCM_REPO
 	if (rc == CCM_OK) {
 		*cert_pem = strdup(json_string_value(json_object_get(resp, "certificate")));
 		*chain_pem = strdup(json_string_value(json_object_get(resp, "chain")) ?: "");
+		if (inst != NULL)
+			grant_instance(resp, inst);
 	}
 	free(x.body);
 	json_decref(resp);
 	json_decref(req);
 	free(body);
 	free(b64);
+	return rc;
+}
+
+ccm_code ccm_attest_instance_report(const char *agent_url, const struct ccm_attest_instance *inst,
+                                    const char *state, int64_t pid, int timeout_s,
+                                    struct ccm_error *err)
+{
+	json_t *req = json_pack("{s:s,s:s,s:I,s:I,s:s,s:I}", "id", inst->id, "token", inst->token,
+	                        "app_id", (json_int_t)inst->app_id, "build_id",
+	                        (json_int_t)inst->build_id, "state", state, "pid", (json_int_t)pid);
+	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_t *resp = NULL;
+	struct exchange x = {0};
+	ccm_code rc = body ? http_post(agent_url, "/v1/instances", body, timeout_s, &x, err)
+	                   : ccm_fail(err, CCM_E_NOMEM, "out of memory");
+
+	if (rc == CCM_OK && x.status != 200) {
+		json_t *e;
+		resp = json_loadb(x.body ? x.body : "", x.len, 0, NULL);
+		e = json_object_get(resp, "error");
+		rc = ccm_fail(
+		        err, CCM_E_IO, "agent refused the instance report (HTTP %d): %s", x.status,
+		        json_string_value(json_object_get(e, "message")) ?: "no reason given");
+	}
+	free(x.body);
+	json_decref(resp);
+	json_decref(req);
+	free(body);
 	return rc;
 }
 

@@ -66,7 +66,10 @@ ccm_code ccm_csr_parse(const char *pem, size_t len, X509_REQ **out, uint8_t spki
 		              EVP_PKEY_get0_type_name(pk) ? EVP_PKEY_get0_type_name(pk) : "?");
 		goto fail;
 	}
-	n = i2d_PUBKEY(pk, &der);
+	/* The SubjectPublicKeyInfo as the CSR carries it (and its signature
+	 * covers): no re-encoding through OpenSSL 3's encoder, which costs
+	 * more than the signature check. */
+	n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &der);
 	if (n <= 0 || !EVP_Digest(der, (size_t)n, spki_sha256, NULL, EVP_sha256(), NULL)) {
 		rc = ccm_fail(err, CCM_E_CRYPTO, "csr: cannot hash its public key");
 		goto fail;
@@ -135,6 +138,51 @@ void ccm_cert_uri_node(int64_t account, int64_t node, char *out, size_t n)
 	         (long long)node);
 }
 
+/*
+ * The CSR's SubjectPublicKeyInfo into x as it is (algorithm and key bits).
+ * X509_set_pubkey would encode the parsed key and decode the result again
+ * through OpenSSL 3's encoder and decoder, the dearest step of an
+ * issuance after the signature. x's public key is then not parsed; the
+ * profile code reads only its bits (subject key identifier).
+ */
+static bool cert_copy_pubkey(X509 *x, X509_REQ *csr)
+{
+	const ASN1_OBJECT *oid = NULL;
+	const unsigned char *bits = NULL;
+	X509_ALGOR *alg = NULL;
+	const void *pval = NULL;
+	X509_PUBKEY *from = X509_REQ_get_X509_PUBKEY(csr);
+	ASN1_OBJECT *oid2 = NULL;
+	ASN1_STRING *param = NULL;
+	unsigned char *bits2 = NULL;
+	int ptype = V_ASN1_UNDEF, nbits = 0;
+
+	if (from == NULL || !X509_PUBKEY_get0_param(NULL, &bits, &nbits, &alg, from) ||
+	    nbits <= 0 || alg == NULL)
+		return false;
+	X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+	oid2 = OBJ_dup(oid);
+	if (ptype == V_ASN1_OBJECT)
+		pval = OBJ_dup(pval);
+	else if (ptype == V_ASN1_SEQUENCE || ptype == V_ASN1_OCTET_STRING)
+		pval = param = ASN1_STRING_dup(pval);
+	else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+		pval = NULL; /* no other parameter form exists for EC or RSA keys */
+	bits2 = OPENSSL_memdup(bits, (size_t)nbits);
+	if (oid2 == NULL || bits2 == NULL ||
+	    (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF && pval == NULL) ||
+	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), oid2, ptype, (void *)pval, bits2,
+	                            nbits)) {
+		ASN1_OBJECT_free(oid2);
+		if (ptype == V_ASN1_OBJECT)
+			ASN1_OBJECT_free((ASN1_OBJECT *)pval);
+		ASN1_STRING_free(param);
+		OPENSSL_free(bits2);
+		return false;
+	}
+	return true;
+}
+
 /* A fresh certificate for csr's key, issued by ca, valid [now, now+days). */
 static ccm_code cert_base(X509 *ca, X509_REQ *csr, int64_t now, int days, X509 **out,
                           struct ccm_error *err)
@@ -159,7 +207,7 @@ static ccm_code cert_base(X509 *ca, X509_REQ *csr, int64_t now, int days, X509 *
 	     X509_set_version(x, 2) && X509_set_issuer_name(x, X509_get_subject_name(ca)) &&
 	     X509_time_adj_ex(X509_getm_notBefore(x), 0, -300, &t) != NULL &&
 	     X509_time_adj_ex(X509_getm_notAfter(x), days, 0, &t) != NULL &&
-	     X509_set_pubkey(x, X509_REQ_get0_pubkey(csr));
+	     cert_copy_pubkey(x, csr);
 	BN_free(bn);
 	if (!ok) {
 		X509_free(x);

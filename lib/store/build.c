@@ -15,7 +15,7 @@
 #define BUILD_COLS                                                                                 \
 	"id, account_id, app_id, source, image_name, image_digest, coalesce(mrenclave, ''),"       \
 	" mrsigner, isvprodid, isvsvn, debug, mem_bytes, threads, status, revoked, conv_status,"   \
-	" conv_reason, bytes_done, bytes_total, created_at, updated_at"
+	" conv_reason, bytes_done, bytes_total, created_at, updated_at, output_image"
 
 static void build_row(sqlite3_stmt *st, void *out)
 {
@@ -43,6 +43,7 @@ static void build_row(sqlite3_stmt *st, void *out)
 	b->bytes_total = sqlite3_column_int64(st, 18);
 	b->created_at = sqlite3_column_int64(st, 19);
 	b->updated_at = sqlite3_column_int64(st, 20);
+	store_text(st, 21, b->output_image, sizeof(b->output_image));
 }
 
 ccm_code store_build_create(struct store *s, struct store_build *b, struct ccm_error *err)
@@ -54,8 +55,8 @@ ccm_code store_build_create(struct store *s, struct store_build *b, struct ccm_e
 	            s,
 	            "INSERT INTO builds(account_id, app_id, source, image_name, image_digest,"
 	            " mrenclave, mrsigner, isvprodid, isvsvn, debug, mem_bytes, threads, status,"
-	            " conv_status, conv_reason, bytes_done, bytes_total, created_at, updated_at)"
-	            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	            " conv_status, conv_reason, bytes_done, bytes_total, created_at, updated_at,"
+	            " output_image) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	            &st, "build create", err) != CCM_OK)
 		return CCM_E_INTERNAL;
 	sqlite3_bind_int64(st, 1, b->account_id);
@@ -78,6 +79,7 @@ ccm_code store_build_create(struct store *s, struct store_build *b, struct ccm_e
 	sqlite3_bind_int64(st, 17, b->bytes_total);
 	sqlite3_bind_int64(st, 18, b->created_at);
 	sqlite3_bind_int64(st, 19, b->created_at);
+	store_bind_text(st, 20, b->output_image);
 	rc = store_step_done(s, st, false, "build MRENCLAVE in this account", err);
 	if (rc == CCM_OK) {
 		b->id = sqlite3_last_insert_rowid(s->db);
@@ -147,6 +149,24 @@ ccm_code store_build_progress(struct store *s, int64_t id, const char *conv_stat
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_int64(st, 6, id);
 	return store_step_done(s, st, true, "build", err);
+}
+
+ccm_code store_build_requeue(struct store *s, int64_t account_id, int64_t id, int64_t now,
+                             struct ccm_error *err)
+{
+	sqlite3_stmt *st;
+
+	if (store_prepare(
+	            s,
+	            "UPDATE builds SET conv_status = 'QUEUED', conv_reason = '', bytes_done = 0,"
+	            " bytes_total = 0, updated_at = ? WHERE id = ? AND account_id = ?"
+	            " AND source = 'image' AND conv_status = 'FAILED' AND mrenclave IS NULL",
+	            &st, "build requeue", err) != CCM_OK)
+		return CCM_E_INTERNAL;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, id);
+	sqlite3_bind_int64(st, 3, account_id);
+	return store_step_done(s, st, true, "failed image build", err);
 }
 
 ccm_code store_build_converted(struct store *s, const struct store_build *b, int64_t now,

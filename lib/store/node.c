@@ -340,3 +340,22 @@ ccm_code store_instance_list(struct store *s, int64_t node_id, store_instance_cb
 	sqlite3_bind_int64(st, 1, node_id);
 	return store_rows(s, st, inst_row, &tmp, inst_emit, &e, "instance list", err);
 }
+
+ccm_code store_instance_list_app(struct store *s, int64_t account_id, int64_t app_id,
+                                 store_instance_cb cb, void *ctx, struct ccm_error *err)
+{
+	struct store_emit e = {(void (*)(void))cb, ctx};
+	struct store_instance tmp;
+	sqlite3_stmt *st;
+
+	/* The join keeps the answer inside the account: app ids are global. */
+	if (store_prepare(s,
+	                  "SELECT i.node_id, i.app_id, i.state, i.updated_at FROM app_instances i"
+	                  " JOIN nodes n ON n.id = i.node_id WHERE i.app_id = ? AND"
+	                  " n.account_id = ? ORDER BY i.node_id",
+	                  &st, "instance list", err) != CCM_OK)
+		return CCM_E_INTERNAL;
+	sqlite3_bind_int64(st, 1, app_id);
+	sqlite3_bind_int64(st, 2, account_id);
+	return store_rows(s, st, inst_row, &tmp, inst_emit, &e, "instance list", err);
+}

@@ -8,17 +8,27 @@
 #define CCM_STORE_INT_H
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "ccm/store.h"
 
 struct store {
 	sqlite3 *db;
 	bool in_tx;
+	uint64_t commits;      /* successful COMMITs, for store_commit_count */
+	atomic_int wal_frames; /* WAL size after the last commit (sync.c) */
 };
 
-/* Prepare sql; on failure record an error naming what. */
+/* Prepare sql; on failure record an error naming what. Statements for the
+ * same SQL text are kept prepared and handed out again (parsing a
+ * statement costs more than running it); inside lib/store
+ * sqlite3_finalize gives such a statement back instead of destroying it,
+ * so every table file keeps the plain prepare/step/finalize pattern. A
+ * store handle is used by one thread (SQLITE_OPEN_NOMUTEX). */
 ccm_code store_prepare(struct store *s, const char *sql, sqlite3_stmt **st, const char *what,
                        struct ccm_error *err);
+int store_finalize(sqlite3_stmt *st);
+#define sqlite3_finalize(st) store_finalize(st)
 /* Map a failed step/exec result to a ccm_code (UNIQUE -> CONFLICT). */
 ccm_code store_sqlfail(struct store *s, int rc, const char *what, struct ccm_error *err);
 /* Run a statement expected to change rows; CCM_E_NOTFOUND when none did. */

@@ -1,7 +1,8 @@
 /*
  * DESIGN: opening the SQLite store and keeping its schema current.
  * WAL mode (readers never block the writer), synchronous=FULL (a commit
- * that was acknowledged survives kill -9 and power loss), foreign keys on,
+ * that was acknowledged survives kill -9 and power loss; ccmd relaxes
+ * this to group commit, see sync.c, keeping that guarantee), foreign keys on,
  * a busy timeout for the CLI's sqlite3 or a backup reading alongside.
  * Migrations are numbered SQL texts; PRAGMA user_version records the last
  * applied, each applied in its own transaction, so a crash mid-migration
@@ -147,14 +148,100 @@ static const char *const store_migrations[] = {
         " created_at INTEGER NOT NULL, UNIQUE (account_id, serial));"
         "CREATE INDEX certificates_node ON certificates(node_id);"
         "CREATE INDEX certificates_app ON certificates(account_id, app_id);",
+        /* 3: registry credentials per account (secret sealed by ccmd with the
+         * master key), and the output reference each image build pushes to */
+        "CREATE TABLE registries ("
+        " id INTEGER PRIMARY KEY,"
+        " account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+        " host TEXT NOT NULL, username TEXT NOT NULL, kind TEXT NOT NULL,"
+        " secret_sealed BLOB NOT NULL, created_at INTEGER NOT NULL,"
+        " updated_at INTEGER NOT NULL, UNIQUE (account_id, host));"
+        "ALTER TABLE builds ADD COLUMN output_image TEXT NOT NULL DEFAULT '';",
 };
 #define STORE_NMIGRATIONS ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
+
+/*
+ * The statement cache. Per thread (a store handle lives on one thread), a
+ * fixed table: no lock, no allocation. An entry is found by connection
+ * and SQL text (pointer first, then the text itself, so a formatted SQL
+ * buffer reused with other text never matches); a statement in use
+ * (busy) is not handed out twice. Entries of a connection are finalised
+ * when it is closed.
+ */
+#define STORE_STMT_CACHE 128
+
+struct store_stmt_slot {
+	sqlite3 *db;
+	const char *sql;
+	sqlite3_stmt *st;
+	bool busy;
+};
+
+static _Thread_local struct store_stmt_slot store_stmts[STORE_STMT_CACHE];
+
+static sqlite3_stmt *store_stmt_take(sqlite3 *db, const char *sql)
+{
+	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
+		struct store_stmt_slot *c = &store_stmts[i];
+		if (c->db == db && c->sql == sql && !c->busy &&
+		    strcmp(sqlite3_sql(c->st), sql) == 0) {
+			c->busy = true;
+			return c->st;
+		}
+	}
+	return NULL;
+}
+
+static void store_stmt_keep(sqlite3 *db, const char *sql, sqlite3_stmt *st)
+{
+	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
+		struct store_stmt_slot *c = &store_stmts[i];
+		if (c->db == NULL) {
+			*c = (struct store_stmt_slot){db, sql, st, true};
+			return;
+		}
+	}
+}
+
+int store_finalize(sqlite3_stmt *st)
+{
+	for (size_t i = 0; st != NULL && i < STORE_STMT_CACHE; i++) {
+		struct store_stmt_slot *c = &store_stmts[i];
+		if (c->st == st) {
+			int rc = sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			c->busy = false;
+			return rc;
+		}
+	}
+	return (sqlite3_finalize)(st);
+}
+
+/* Finalise every statement of db (before sqlite3_close). */
+static void store_stmt_drop(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+
+	if (db == NULL)
+		return;
+	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
+		if (store_stmts[i].db == db) {
+			(sqlite3_finalize)(store_stmts[i].st);
+			memset(&store_stmts[i], 0, sizeof(store_stmts[i]));
+		}
+	}
+	while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
+		(sqlite3_finalize)(st);
+}
 
 ccm_code store_prepare(struct store *s, const char *sql, sqlite3_stmt **st, const char *what,
                        struct ccm_error *err)
 {
-	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+	if ((*st = store_stmt_take(s->db, sql)) != NULL)
+		return CCM_OK;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
 		return ccm_fail(err, CCM_E_INTERNAL, "store: %s: %s", what, sqlite3_errmsg(s->db));
+	store_stmt_keep(s->db, sql, *st);
 	return CCM_OK;
 }
 
@@ -356,6 +443,7 @@ void store_close(struct store *s)
 		return;
 	if (s->in_tx)
 		store_rollback(s);
+	store_stmt_drop(s->db);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -379,7 +467,13 @@ ccm_code store_commit(struct store *s, struct ccm_error *err)
 		return CCM_E_IO;
 	}
 	s->in_tx = false;
+	s->commits++;
 	return CCM_OK;
+}
+
+uint64_t store_commit_count(const struct store *s)
+{
+	return s->commits;
 }
 
 void store_rollback(struct store *s)

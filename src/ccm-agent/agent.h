@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -25,7 +26,9 @@
 #define AGENT_DEFAULT_PORT 9092
 #define AGENT_MAX_LABELS 64
 #define AGENT_MAX_BODY (64 * 1024)
-#define AGENT_WORKERS 8
+#define AGENT_WORKERS 32 /* calls in flight to the manager: enough to fill its group commits */
+#define AGENT_MAX_INSTANCES 256
+#define AGENT_DEFAULT_KEEPALIVE 15
 
 struct agent_config {
 	const char *manager_url;
@@ -37,7 +40,17 @@ struct agent_config {
 	uint16_t port;
 	const char *labels[AGENT_MAX_LABELS];
 	size_t nlabels;
-	bool once; /* enroll, one heartbeat, exit (for scripts and tests) */
+	bool once;       /* enroll, one heartbeat, exit (for scripts and tests) */
+	int keepalive_s; /* runtimes report this often; 3 missed = STOPPED */
+};
+
+/* One runtime on this node, as it last reported itself (instance.c). */
+struct agent_instance {
+	char id[33]; /* hex, minted with the certificate */
+	int64_t app_id, build_id;
+	int64_t pid;
+	bool running;
+	time_t started, last_seen, stopped_at;
 };
 
 struct agent_job;
@@ -62,6 +75,13 @@ struct agent {
 	pthread_cond_t cond;
 	struct agent_job *queue_head, *queue_tail;
 	pthread_t manager_thread;
+	/* app instances (instance.c), under their own lock */
+	pthread_mutex_t inst_lock;
+	struct agent_instance inst[AGENT_MAX_INSTANCES];
+	size_t ninst;
+	uint8_t inst_key[32];    /* MACs the instance handles; instance.key */
+	time_t restarted;        /* start time when instance.key existed, else 0 */
+	volatile int report_now; /* an app changed state: heartbeat now */
 };
 
 /* platform.c: what this machine offers, reported honestly. */
@@ -83,6 +103,18 @@ ccm_code mgr_call(struct mgr_conn *c, const char *method, const char *path, json
                   long *status, json_t **resp, struct ccm_error *err);
 ccm_code mgr_enroll(struct agent *a, struct ccm_error *err);
 void *mgr_thread_main(void *arg);
+
+/* instance.c: app instances of this node (see docs/internals/agent.md). */
+ccm_code instance_init(struct agent *a, struct ccm_error *err);
+/* Add {"instance": {id, token, keepalive_s}} to a certificate grant. */
+void instance_grant(struct agent *a, json_t *reply);
+/* POST /v1/instances: HTTP status; *reply a new reference. */
+int instance_report(struct agent *a, json_t *body, json_t **reply);
+/* GET /v1/instances. */
+json_t *instance_list(struct agent *a);
+/* The heartbeat's "apps" array, or NULL while runtimes may not have
+ * reported to a just-started agent yet (the manager keeps what it has). */
+json_t *instance_heartbeat(struct agent *a);
 
 /* local.c: the local API. */
 ccm_code local_start(struct agent *a, struct ccm_error *err);

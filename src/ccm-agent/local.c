@@ -5,7 +5,9 @@
  * they are read, parsed with the shared JSON gates (lib/api), and the report
  * must bind the CSR's key before the agent vouches for it with its own
  * signature. Requests that need the manager run on worker threads; the
- * event loop only parses and replies.
+ * event loop only parses and replies. Besides attest: GET /v1/apps/{id}/config
+ * (forwarded to the manager, never cached) and /v1/instances, the runtimes'
+ * own reports of their app instances (instance.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,9 @@ struct agent_job {
 	struct agent_job *next;
 	struct agent *a;
 	struct evhttp_request *req;
+	void (*run)(struct agent_job *j, struct mgr_conn *c); /* on a worker */
 	json_t *body;
+	int64_t app_id; /* GET /v1/apps/{id}/config */
 	int status;
 	json_t *reply;
 };
@@ -100,7 +104,9 @@ static ccm_code csr_spki(const char *pem, uint8_t digest[32], struct ccm_error *
 		rc = ccm_fail(err, CCM_E_INPUT, "csr: its self-signature does not verify");
 		goto fail;
 	}
-	n = i2d_PUBKEY(pk, &der);
+	/* The SPKI as the CSR carries it: no re-encoding (OpenSSL 3's encoder
+	 * costs more than the signature check above). */
+	n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &der);
 	if (n <= 0) {
 		rc = ccm_fail(err, CCM_E_CRYPTO, "csr: cannot encode its public key");
 		goto fail;
@@ -115,6 +121,39 @@ fail:
 	return rc;
 }
 
+/* The node certificate parsed once per renewal, not per request (with
+ * OpenSSL 3.0 the parse costs more than the quote's signature); guarded
+ * by a->lock like the PEM it was parsed from. */
+static char *node_cert_pem;
+static X509 *node_cert_x;
+
+static ccm_code node_cert(struct agent *a, X509 **out, struct ccm_error *err)
+{
+	ccm_code rc = CCM_OK;
+	X509 *x = NULL;
+	char *pem;
+
+	pthread_mutex_lock(&a->lock);
+	if (node_cert_pem == NULL || strcmp(node_cert_pem, a->cert_pem) != 0) {
+		rc = pki_cert_from_pem(a->cert_pem, strlen(a->cert_pem), &x, err);
+		pem = rc == CCM_OK ? strdup(a->cert_pem) : NULL;
+		if (rc == CCM_OK && pem == NULL)
+			rc = ccm_fail(err, CCM_E_NOMEM, "out of memory");
+		if (rc == CCM_OK) {
+			free(node_cert_pem);
+			X509_free(node_cert_x);
+			node_cert_pem = pem;
+			node_cert_x = x;
+			x = NULL;
+		}
+		X509_free(x);
+	}
+	if (rc == CCM_OK && X509_up_ref(node_cert_x) == 1)
+		*out = node_cert_x;
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
 /* Wrap the runtime's report into evidence the manager can check. */
 static ccm_code make_evidence(struct agent *a, const uint8_t report[384], json_t **out,
                               struct ccm_error *err)
@@ -125,10 +164,7 @@ static ccm_code make_evidence(struct agent *a, const uint8_t report[384], json_t
 	char *b64;
 	ccm_code rc;
 
-	pthread_mutex_lock(&a->lock);
-	rc = pki_cert_from_pem(a->cert_pem, strlen(a->cert_pem), &cert, err);
-	pthread_mutex_unlock(&a->lock);
-	if (rc != CCM_OK)
+	if ((rc = node_cert(a, &cert, err)) != CCM_OK)
 		return rc;
 	rc = ccm_simquote_sign(report, cert, a->key, (int64_t)time(NULL), q, &qlen, err);
 	X509_free(cert);
@@ -192,6 +228,9 @@ static void attest_run(struct agent_job *j, struct mgr_conn *c)
 	j->status = (int)status;
 	j->reply = resp ? resp : error_obj("manager_error", "empty answer from the manager");
 	resp = NULL;
+	/* The handle the runtime reports its instance with (instance.c). */
+	if ((status == 200 || status == 201) && json_is_object(j->reply))
+		instance_grant(j->a, j->reply);
 out:
 	free(report);
 	json_decref(evidence);
@@ -231,14 +270,15 @@ static void *worker_main(void *arg)
 		if (c == NULL)
 			job_fail(j, 500, "internal", "no manager connection");
 		else
-			attest_run(j, c);
+			j->run(j, c);
 		event_base_once(a->base, -1, EV_TIMEOUT, job_complete, j, &now);
 	}
 	mgr_conn_free(c);
 	return NULL;
 }
 
-static json_t *read_body(struct evhttp_request *req, struct apijson_result *r)
+static json_t *read_body(struct evhttp_request *req, const struct apijson_field *fields,
+                         struct apijson_result *r)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
@@ -248,24 +288,20 @@ static json_t *read_body(struct evhttp_request *req, struct apijson_result *r)
 	apijson_limits_default(&lim);
 	if (!apijson_parse((const char *)evbuffer_pullup(in, -1), len, &lim, &obj, r))
 		return NULL;
-	if (!apijson_check(obj, attest_fields, r)) {
+	if (!apijson_check(obj, fields, r)) {
 		json_decref(obj);
 		return NULL;
 	}
 	return obj;
 }
 
-static void on_attest(struct evhttp_request *req, struct agent *a)
+/* Hand a request to the workers; body (may be NULL) is taken over. */
+static void enqueue(struct evhttp_request *req, struct agent *a,
+                    void (*run)(struct agent_job *, struct mgr_conn *), json_t *body,
+                    int64_t app_id)
 {
-	struct apijson_result r;
-	struct agent_job *j;
-	json_t *body = read_body(req, &r);
+	struct agent_job *j = calloc(1, sizeof(*j));
 
-	if (body == NULL) {
-		reply_error(req, 400, apijson_status_code(r.status), r.msg);
-		return;
-	}
-	j = calloc(1, sizeof(*j));
 	if (j == NULL) {
 		json_decref(body);
 		reply_error(req, 500, "internal", "out of memory");
@@ -273,7 +309,9 @@ static void on_attest(struct evhttp_request *req, struct agent *a)
 	}
 	j->a = a;
 	j->req = req;
+	j->run = run;
 	j->body = body;
+	j->app_id = app_id;
 	pthread_mutex_lock(&a->lock);
 	if (a->queue_tail != NULL)
 		a->queue_tail->next = j;
@@ -284,11 +322,110 @@ static void on_attest(struct evhttp_request *req, struct agent *a)
 	pthread_mutex_unlock(&a->lock);
 }
 
+static void on_attest(struct evhttp_request *req, struct agent *a)
+{
+	struct apijson_result r;
+	json_t *body = read_body(req, attest_fields, &r);
+
+	if (body == NULL)
+		reply_error(req, 400, apijson_status_code(r.status), r.msg);
+	else
+		enqueue(req, a, attest_run, body, 0);
+}
+
+/* Worker side of GET /v1/apps/{id}/config: the manager's answer as is
+ * (another account's app is its 404). Nothing is cached. */
+static void config_run(struct agent_job *j, struct mgr_conn *c)
+{
+	struct ccm_error err;
+	json_t *resp = NULL;
+	long status = 0;
+	char path[96];
+
+	if (!j->a->enrolled) {
+		job_fail(j, 503, "not_enrolled", "this node is not enrolled with a manager yet");
+		return;
+	}
+	snprintf(path, sizeof(path), "/v1/node/apps/%lld/config", (long long)j->app_id);
+	if (mgr_call(c, "GET", path, NULL, true, &status, &resp, &err) != CCM_OK) {
+		job_fail(j, 502, "manager_unreachable", err.msg);
+		return;
+	}
+	j->status = (int)status;
+	j->reply = resp ? resp : error_obj("manager_error", "empty answer from the manager");
+}
+
+/* "/v1/apps/{id}/config" -> id; 0 when the id is not a positive decimal
+ * (at most 2^53, no leading zero), -1 when the path is another one. */
+static int64_t app_config_id(const char *path)
+{
+	const char *p = path + strlen("/v1/apps/");
+	size_t n = strcspn(p, "/");
+	int64_t v = 0;
+
+	if (strncmp(path, "/v1/apps/", strlen("/v1/apps/")) != 0 || strcmp(p + n, "/config") != 0)
+		return -1;
+	if (n == 0 || n > 16 || p[0] == '0')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v <= ((int64_t)1 << 53) ? v : 0;
+}
+
+static void on_app_config(struct evhttp_request *req, struct agent *a, int64_t id)
+{
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+		reply_error(req, 405, "method_not_allowed", "use GET");
+	else if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) != 0)
+		reply_error(req, 400, "invalid_json", "GET takes no body");
+	else if (id == 0)
+		reply_error(req, 400, "invalid_id", "app id: expected a positive decimal integer");
+	else
+		enqueue(req, a, config_run, NULL, id);
+}
+
+static const struct apijson_field instance_fields[] = {
+        {"id", APIJSON_STRING, true, 32, 32, "instance id from the certificate grant"},
+        {"token", APIJSON_STRING, true, 64, 64, "instance token from the certificate grant"},
+        {"app_id", APIJSON_INT, true, 1, (int64_t)1 << 53, "app_id of the grant"},
+        {"build_id", APIJSON_INT, true, 1, (int64_t)1 << 53, "build_id of the grant"},
+        {"state", APIJSON_STRING, true, 7, 7, "RUNNING (also the keepalive) or STOPPED"},
+        {"pid", APIJSON_INT, false, 0, 1 << 30, "the app's process id, as the runtime sees it"},
+        {NULL, 0, false, 0, 0, NULL},
+};
+
+/* Answered on the loop: no manager call, the heartbeat carries it. */
+static void on_instances(struct evhttp_request *req, struct agent *a)
+{
+	struct apijson_result r;
+	json_t *body, *reply = NULL;
+	int status;
+
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+		reply = instance_list(a);
+		reply_json(req, 200, reply);
+		json_decref(reply);
+		return;
+	}
+	if ((body = read_body(req, instance_fields, &r)) == NULL) {
+		reply_error(req, 400, apijson_status_code(r.status), r.msg);
+		return;
+	}
+	status = instance_report(a, body, &reply);
+	reply_json(req, status, reply);
+	json_decref(reply);
+	json_decref(body);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct agent *a = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	int64_t id;
 
 	if (path != NULL && strcmp(path, "/v1/version") == 0) {
 		if (m != EVHTTP_REQ_GET)
@@ -302,6 +439,14 @@ static void on_request(struct evhttp_request *req, void *arg)
 			reply_error(req, 405, "method_not_allowed", "use POST");
 		else
 			on_attest(req, a);
+		return;
+	}
+	if (path != NULL && strcmp(path, "/v1/instances") == 0) {
+		on_instances(req, a);
+		return;
+	}
+	if (path != NULL && (id = app_config_id(path)) >= 0) {
+		on_app_config(req, a, id);
 		return;
 	}
 	reply_error(req, 404, "not_found", "no such path (see docs/internals/agent.md)");
@@ -335,4 +480,8 @@ void local_stop(struct agent *a)
 		pthread_join(a->workers[i], NULL);
 	if (a->http != NULL)
 		evhttp_free(a->http);
+	free(node_cert_pem);
+	X509_free(node_cert_x);
+	node_cert_pem = NULL;
+	node_cert_x = NULL;
 }

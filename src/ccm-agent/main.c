@@ -39,7 +39,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: ccm-agent --manager URL --cacert FILE --data DIR [--join-token TOKEN]\n"
-	        "                 [--listen ADDR:PORT] [--name NAME] [--label k=v ...] [--once]\n\n"
+	        "                 [--listen ADDR:PORT] [--name NAME] [--label k=v ...]\n"
+	        "                 [--keepalive SECONDS] [--once]\n\n"
 	        "The ccm node agent: enrolls this node with the manager (join token on first\n"
 	        "start only), keeps its identity in DIR, sends heartbeats, and serves the local\n"
 	        "attestation API to runtimes on this node (default 127.0.0.1:9092).\n\n"
@@ -50,6 +51,8 @@ static void usage(FILE *f)
 	        "  --listen ADDR:PORT  local API address (default 127.0.0.1:9092)\n"
 	        "  --name NAME         node name (default: the host name)\n"
 	        "  --label k=v         a label to report (repeatable)\n"
+	        "  --keepalive S       runtimes report their app every S seconds (default 15);\n"
+	        "                      three missed reports count as STOPPED\n"
 	        "  --once              enroll if needed, send one heartbeat, exit\n");
 }
 
@@ -79,12 +82,15 @@ static int parse_args(struct agent_config *c, int argc, char **argv)
 	                                     {"name", required_argument, NULL, 'n'},
 	                                     {"label", required_argument, NULL, 'L'},
 	                                     {"once", no_argument, NULL, 'o'},
+	                                     {"keepalive", required_argument, NULL, 'k'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {0}};
 	struct ccm_error err;
+	uint64_t v;
 	int ch;
 
 	snprintf(c->listen_addr, sizeof(c->listen_addr), "127.0.0.1");
+	c->keepalive_s = AGENT_DEFAULT_KEEPALIVE;
 	c->port = AGENT_DEFAULT_PORT;
 	c->join_token = getenv("CCM_JOIN_TOKEN");
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -106,6 +112,14 @@ static int parse_args(struct agent_config *c, int argc, char **argv)
 			break;
 		case 'o':
 			c->once = true;
+			break;
+		case 'k':
+			if (util_parse_u64(optarg, 3600, &v, "--keepalive", &err) != CCM_OK ||
+			    v == 0) {
+				fprintf(stderr, "ccm-agent: --keepalive: 1 to 3600 seconds\n");
+				return 2;
+			}
+			c->keepalive_s = (int)v;
 			break;
 		case 'l':
 			if (parse_listen(c, optarg) != 0)
@@ -167,7 +181,7 @@ static int setup(struct agent *a)
 	for (size_t i = 0; i < a->cfg.nlabels; i++)
 		json_array_append_new(json_object_get(a->sysinfo, "labels"),
 		                      json_string(a->cfg.labels[i]));
-	if (identity_load(a, &err) != CCM_OK) {
+	if (identity_load(a, &err) != CCM_OK || instance_init(a, &err) != CCM_OK) {
 		fprintf(stderr, "ccm-agent: %s\n", err.msg);
 		return 2;
 	}

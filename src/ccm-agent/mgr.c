@@ -4,8 +4,9 @@
  * enrolled, the node certificate as the client identity (mTLS). Each thread
  * keeps its own connection (curl handles are not shared) so keep-alive
  * works. The manager thread enrolls, then heartbeats at the interval the
- * manager sets, renews the certificate before expiry, and backs off while
- * the manager is unreachable: local runtimes keep being served meanwhile.
+ * manager sets (sooner when an app instance changed state), renews the
+ * certificate before expiry, and backs off while the manager is
+ * unreachable: local runtimes keep being served meanwhile.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,12 +258,14 @@ static ccm_code renew(struct agent *a, struct mgr_conn *c, struct ccm_error *err
 static ccm_code heartbeat(struct agent *a, struct mgr_conn *c, struct ccm_error *err)
 {
 	double load[3] = {0};
-	json_t *body, *resp = NULL;
+	json_t *body, *resp = NULL, *apps = instance_heartbeat(a);
 	long status = 0;
 	ccm_code rc;
 
 	getloadavg(load, 3);
-	body = json_pack("{s:[f,f,f],s:[]}", "load", load[0], load[1], load[2], "apps");
+	body = json_pack("{s:[f,f,f]}", "load", load[0], load[1], load[2]);
+	if (apps != NULL) /* absent: the manager keeps the instances it has */
+		json_object_set_new(body, "apps", apps);
 	rc = mgr_call(c, "POST", "/v1/node/status", body, true, &status, &resp, err);
 	if (rc == CCM_OK && status != 200) {
 		api_error(resp, status, err, "heartbeat");
@@ -277,9 +280,10 @@ static ccm_code heartbeat(struct agent *a, struct mgr_conn *c, struct ccm_error 
 	return rc;
 }
 
+/* Until the next heartbeat, or sooner when an app changed state. */
 static void nap(struct agent *a, int seconds)
 {
-	for (int i = 0; i < seconds * 10 && !a->stopping; i++)
+	for (int i = 0; i < seconds * 10 && !a->stopping && !(a->report_now && a->enrolled); i++)
 		usleep(100000);
 }
 

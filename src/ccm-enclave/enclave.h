@@ -12,6 +12,7 @@
 
 #include <openssl/types.h>
 
+#include "ccm/attest.h"
 #include "ccm/image.h"
 #include "ccm/sgx.h"
 
@@ -26,6 +27,10 @@ struct enclave {
 	const char *agent_url;
 	EVP_PKEY *key;
 	time_t not_before, not_after; /* of the current certificate */
+	/* the app instance, as reported to the agent (supervise.c) */
+	struct ccm_attest_instance inst; /* from the first grant */
+	time_t report_at;                /* next keepalive; 0: none due */
+	bool report_failing;
 };
 
 /* provision.c: key, attestation through the agent, files. CCM_OK without

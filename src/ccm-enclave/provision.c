@@ -110,7 +110,9 @@ static ccm_code attest(struct enclave *e, const json_t *cfg, char **cert, char *
 	if (rc != CCM_OK)
 		return rc;
 	ccm_quote_report_encode(&r, raw);
-	rc = ccm_attest_request(e->agent_url, raw, csr, names, n, cert, chain, err);
+	/* The first grant's instance handle is kept for the runtime's life. */
+	rc = ccm_attest_request_inst(e->agent_url, raw, csr, names, n,
+	                             e->inst.keepalive_s ? NULL : &e->inst, cert, chain, err);
 	free(csr);
 	return rc;
 }

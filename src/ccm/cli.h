@@ -34,6 +34,7 @@ extern const struct cmd_entry cmd_bench_quote_entries[];
 extern const struct cmd_entry cmd_build_entries[];
 extern const struct cmd_entry cmd_cert_entries[];
 extern const struct cmd_entry cmd_bench_issue_entries[];
+extern const struct cmd_entry cmd_registry_entries[];
 
 /* Print "ccm: MESSAGE" on stderr and return the exit status for the code. */
 int cli_fail(const struct ccm_error *err);

@@ -4,6 +4,7 @@
  * follows the conversion to its end: a progress bar on a terminal, one
  * line per phase otherwise, exit 0 when the build is ready for approval
  * and 1 with the manager's reason when the conversion failed.
+ * `ccm build retry` runs a FAILED conversion again, followed the same way.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -112,9 +113,9 @@ static int cmd_build_create(int argc, char **argv)
 	struct mgr_args a;
 	struct mgr m;
 	uint64_t acc = 0, app = 0;
-	json_t *o = NULL;
-	int rc = mgr_parse("build create", argc, argv, "account= app= input= input-tag= wait json",
-	                   0, 0, &a);
+	json_t *o = NULL, *body;
+	int rc = mgr_parse("build create", argc, argv,
+	                   "account= app= input= input-tag= output-tag= wait json", 0, 0, &a);
 
 	if (rc != 0)
 		return rc;
@@ -128,8 +129,10 @@ static int cmd_build_create(int argc, char **argv)
 	    (rc = build_input(&m, &a, acc, app, input, sizeof(input))) != 0)
 		return rc;
 	snprintf(path, sizeof(path), "/v1/accounts/%" PRIu64 "/builds", acc);
-	rc = mgr_call(&m, "POST", path,
-	              json_pack("{s:I,s:s}", "app_id", (json_int_t)app, "image_name", input), &o);
+	body = json_pack("{s:I,s:s}", "app_id", (json_int_t)app, "image_name", input);
+	if (mgr_opt(&a, "output-tag") != NULL)
+		json_object_set_new(body, "output_tag", json_string(mgr_opt(&a, "output-tag")));
+	rc = mgr_call(&m, "POST", path, body, &o);
 	if (rc != 0)
 		return rc;
 	if (mgr_opt(&a, "wait") == NULL)
@@ -140,18 +143,58 @@ static int cmd_build_create(int argc, char **argv)
 	return build_wait(&m, &a, path);
 }
 
+/* Requeue a FAILED conversion (the same build id) and, with --wait,
+ * follow it like build create. */
+static int cmd_build_retry(int argc, char **argv)
+{
+	char path[256];
+	struct mgr_args a;
+	struct mgr m;
+	uint64_t acc = 0, id = 0;
+	json_t *o = NULL;
+	int rc = mgr_parse("build retry", argc, argv, "account= wait json", 1, 1, &a);
+
+	if (rc != 0)
+		return rc;
+	if (build_account(&a) == NULL)
+		return cli_usage("build retry", "--account ID is required (or set CCM_ACCOUNT)");
+	if ((rc = cli_u64("--account", build_account(&a), (uint64_t)1 << 53, &acc)) != 0 ||
+	    (rc = mgr_id(&a, 0, &id)) != 0 || (rc = mgr_init(&m, true)) != 0)
+		return rc;
+	snprintf(path, sizeof(path), "/v1/accounts/%" PRIu64 "/builds/%" PRIu64 "/retry", acc, id);
+	if ((rc = mgr_call(&m, "POST", path, NULL, &o)) != 0)
+		return rc;
+	if (mgr_opt(&a, "wait") == NULL)
+		return mgr_show(&a, o);
+	json_decref(o);
+	snprintf(path, sizeof(path), "/v1/accounts/%" PRIu64 "/builds/%" PRIu64, acc, id);
+	return build_wait(&m, &a, path);
+}
+
 const struct cmd_entry cmd_build_entries[] = {
-        {"build create", "--app ID [--input REF | --input-tag TAG] [--wait]",
+        {"build create", "--app ID [--input REF | --input-tag TAG] [--output-tag TAG] [--wait]",
          "convert the app's input image into an enclave image (ccmd pulls, signs, pushes)",
          "  --account ID           the account (default $CCM_ACCOUNT)\n"
          "  --app ID               the application\n"
          "  --input REF            image to convert (default: the app's input image)\n"
          "  --input-tag TAG        the app's input image with another tag\n"
+         "  --output-tag TAG       push to the app's output image with this tag\n"
+         "                         (default: the output image as the app names it)\n"
          "  --wait                 follow the conversion (progress bar on a terminal);\n"
          "                         exit 1 with the reason when it fails\n"
          "  --json                 print one JSON object\n"
-         "The output goes to the app's output image. The build is PENDING until its\n"
-         "build_whitelist task is approved.\n",
+         "The build records the output reference it pushes to (`build show`).\n"
+         "Registry credentials come from `ccm registry add`. The build is PENDING\n"
+         "until its build_whitelist task is approved.\n",
          cmd_build_create},
+        {"build retry", "ID [--wait]",
+         "run a FAILED conversion again from the start (after a registry outage, say)",
+         "  --account ID           the account (default $CCM_ACCOUNT)\n"
+         "  --wait                 follow the conversion, as build create --wait\n"
+         "  --json                 print one JSON object\n"
+         "Only a build whose conversion FAILED can be retried; it keeps its id, input\n"
+         "and output reference. Pushes are idempotent, so the result is the image a\n"
+         "first successful run gives.\n",
+         cmd_build_retry},
         {NULL, NULL, NULL, NULL, NULL},
 };

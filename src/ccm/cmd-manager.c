@@ -254,7 +254,8 @@ long mgr_http(const struct mgr *m, const char *method, const char *path, json_t 
 		        b.over ? "reply too large" : curl_easy_strerror(cc));
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
-	free(data);
+	if (data != NULL) /* may hold a password */
+		OPENSSL_clear_free(data, strlen(data) + 1);
 	if (status == 0) {
 		free(b.p);
 		return 0;

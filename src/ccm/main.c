@@ -12,9 +12,9 @@
 #include "util/util.h"
 
 static const struct cmd_entry *const cmd_groups[] = {
-        cmd_sgx_entries,         cmd_image_entries,       cmd_bench_entries, cmd_manager_entries,
-        cmd_objects_entries,     cmd_build_entries,       cmd_cert_entries,  cmd_quote_entries,
-        cmd_bench_quote_entries, cmd_bench_issue_entries,
+        cmd_sgx_entries,         cmd_image_entries,       cmd_bench_entries,    cmd_manager_entries,
+        cmd_objects_entries,     cmd_build_entries,       cmd_cert_entries,     cmd_quote_entries,
+        cmd_bench_quote_entries, cmd_bench_issue_entries, cmd_registry_entries,
 };
 #define NGROUPS (sizeof(cmd_groups) / sizeof(cmd_groups[0]))
 

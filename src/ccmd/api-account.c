@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "ccm/sgx.h"
+#include "ca-cache.h"
 #include "ccmd.h"
 #include "pki/pki.h"
 
@@ -298,6 +299,8 @@ void api_account_delete(struct req *r)
 		server_fail(r, &err);
 		return;
 	}
+	/* Its CA key leaves memory now (a rollback only costs a reload). */
+	ca_cache_forget(r->d->ca_cache, r->account.id);
 	snprintf(r->reason, sizeof(r->reason), "deleted '%s' (%" PRId64 " dependents)",
 	         r->account.name, deps);
 	server_reply(r, 200, json_pack("{s:I,s:b}", "id", (json_int_t)r->account.id, "deleted", 1));

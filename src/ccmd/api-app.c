@@ -493,12 +493,36 @@ static struct store_app *api_app_load(struct req *r)
 	return a;
 }
 
+static ccm_code api_app_inst_cb(void *ctx, const struct store_instance *i)
+{
+	char u[32];
+
+	json_array_append_new(ctx,
+	                      json_pack("{s:I,s:s,s:s}", "node_id", (json_int_t)i->node_id, "state",
+	                                i->state, "updated_at", api_user_time(i->updated_at, u)));
+	return CCM_OK;
+}
+
 void api_app_show(struct req *r)
 {
 	struct store_app *a = api_app_load(r);
+	json_t *o, *inst = json_array();
+	struct ccm_error err;
 
-	if (a != NULL)
-		api_app_reply(r, 200, a, 0);
+	if (a == NULL)
+		goto out;
+	/* Where it runs: the instances the nodes' agents report. */
+	if (store_instance_list_app(r->d->store, r->account.id, a->id, api_app_inst_cb, inst,
+	                            &err) != CCM_OK) {
+		server_fail(r, &err);
+		goto out;
+	}
+	o = api_app_json(a);
+	json_object_set(o, "instances", inst);
+	snprintf(r->object, sizeof(r->object), "app:%" PRId64, a->id);
+	server_reply(r, 200, o);
+out:
+	json_decref(inst);
 	free(a);
 }
 

@@ -7,7 +7,8 @@
  * store_build_converted. A SIGSTRUCT build opens its build_whitelist task
  * in the same transaction; a record opens it when converted. ISVPRODID
  * must be the app's; MRENCLAVE is unique per account (the store's
- * constraint, reported as duplicate_mrenclave).
+ * constraint, reported as duplicate_mrenclave). A FAILED conversion can
+ * be retried as the same build (api_build_retry).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ccm/oci.h"
 #include "ccm/sgx.h"
 #include "ccmd.h"
 #include "util/util.h"
@@ -32,6 +34,8 @@ json_t *api_build_json(const struct store_build *b)
 	              (json_int_t)b->isvsvn, "debug", b->debug, "memory_bytes",
 	              (json_int_t)b->mem_bytes, "threads", (json_int_t)b->threads, "status",
 	              b->status, "revoked", b->revoked);
+	if (strcmp(b->source, "image") == 0 && b->output_image[0] != '\0')
+		json_object_set_new(o, "output_image", json_string(b->output_image));
 	if (strcmp(b->source, "image") == 0)
 		json_object_set_new(o, "conversion",
 		                    json_pack("{s:s,s:s,s:I,s:I}", "status", b->conv_status,
@@ -77,8 +81,49 @@ out:
 	return ok;
 }
 
+/* An OCI tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}. */
+static bool api_build_tag_ok(const char *t)
+{
+	size_t n = strlen(t);
+	const char *first = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_";
+
+	return n >= 1 && n <= 128 && strchr(first, t[0]) != NULL &&
+	       strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+/* Where an image build pushes: the app's output image, with its tag
+ * replaced by output_tag when given. false with the reply set. */
+static bool api_build_output(struct req *r, const struct store_app *app, const char *tag,
+                             struct store_build *b)
+{
+	struct ccm_oci_ref ref;
+	struct ccm_error err;
+
+	if (tag != NULL && !api_build_tag_ok(tag))
+		return server_error(r, 400, "invalid_field",
+		                    "field 'output_tag': an OCI tag ([A-Za-z0-9_][A-Za-z0-9._-],"
+		                    " at most 128 characters)");
+	if (app->output_image[0] == '\0')
+		return tag == NULL || server_error(r, 400, "invalid_field",
+		                                   "field 'output_tag': app %" PRId64
+		                                   " has no output_image to tag",
+		                                   app->id);
+	if (tag == NULL) {
+		snprintf(b->output_image, sizeof(b->output_image), "%s", app->output_image);
+		return true;
+	}
+	if (ccm_oci_ref_parse(app->output_image, &ref, &err) != CCM_OK)
+		return server_error(r, 400, "invalid_field",
+		                    "field 'output_tag': app output_image: %s", err.msg);
+	snprintf(ref.tag, sizeof(ref.tag), "%s", tag);
+	ref.digest[0] = '\0';
+	ccm_oci_ref_format(&ref, b->output_image, sizeof(b->output_image));
+	return true;
+}
+
 static bool api_build_fill(struct req *r, const struct store_app *app, struct store_build *b)
 {
+	const char *out_tag = json_string_value(json_object_get(r->body, "output_tag"));
 	const char *sig = json_string_value(json_object_get(r->body, "sigstruct"));
 	const char *img = json_string_value(json_object_get(r->body, "image_name"));
 	const char *dig = json_string_value(json_object_get(r->body, "image_digest"));
@@ -103,8 +148,11 @@ static bool api_build_fill(struct req *r, const struct store_app *app, struct st
 		snprintf(b->conv_status, sizeof(b->conv_status), "QUEUED");
 		b->isvprodid = app->isvprodid;
 		b->isvsvn = app->isvsvn;
-		return true;
+		return api_build_output(r, app, out_tag, b);
 	}
+	if (out_tag != NULL)
+		return server_error(r, 400, "invalid_field",
+		                    "field 'output_tag': only for a build converted from an image");
 	snprintf(b->source, sizeof(b->source), "sigstruct");
 	if (!api_build_sigstruct(r, sig, b))
 		return false;
@@ -238,5 +286,40 @@ void api_build_revoke(struct req *r)
 	}
 	b.revoked = true;
 	snprintf(r->reason, sizeof(r->reason), "revoked: %.200s", why ? why : "");
+	server_reply(r, 200, api_build_json(&b));
+}
+
+/* Run a FAILED conversion again from the start: pulls and pushes are
+ * idempotent (blobs by digest) and the conversion deterministic, so a
+ * rerun after a registry outage gives the image a first run would have.
+ * The requeue commits with the audit entry; a job that cannot be made
+ * (no output image, key unreadable) leaves the build FAILED as it was. */
+void api_build_retry(struct req *r)
+{
+	struct store_build b;
+	struct ccm_error err;
+
+	snprintf(r->object, sizeof(r->object), "build:%" PRId64, r->params[1]);
+	if (store_build_get(r->d->store, r->account.id, r->params[1], &b, &err) != CCM_OK) {
+		server_fail(r, &err);
+		return;
+	}
+	if (strcmp(b.source, "image") != 0 || strcmp(b.conv_status, "FAILED") != 0) {
+		server_error(r, 409, "not_failed",
+		             "build %" PRId64 " is %s: only a FAILED conversion can be retried",
+		             b.id,
+		             strcmp(b.source, "image") != 0 ? "a SIGSTRUCT build" : b.conv_status);
+		return;
+	}
+	snprintf(r->reason, sizeof(r->reason), "after: %.200s", b.conv_reason);
+	b.updated_at = (int64_t)time(NULL);
+	if (store_build_requeue(r->d->store, r->account.id, b.id, b.updated_at, &err) != CCM_OK ||
+	    builder_submit(r->d, &b, &err) != CCM_OK) {
+		server_fail(r, &err);
+		return;
+	}
+	snprintf(b.conv_status, sizeof(b.conv_status), "QUEUED");
+	b.conv_reason[0] = '\0';
+	b.bytes_done = b.bytes_total = 0;
 	server_reply(r, 200, api_build_json(&b));
 }

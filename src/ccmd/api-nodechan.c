@@ -7,8 +7,9 @@
  * be recorded as ISSUED for node N (so a revoked one, on the CRL, is
  * refused) and the node must not be DEACTIVATED. Heartbeats are not
  * audited (the node's last_seen records them); renewals are.
- * Also here: node certificate issuance (enroll and renew) and DCAP quote
- * verification against the configured collateral, shared with issuance.
+ * Also here: node certificate issuance (enroll and renew), DCAP quote
+ * verification against the configured collateral, shared with issuance,
+ * and the app config a node's runtimes may read (own account only).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "ccm/cert.h"
+#include "ca-cache.h"
 #include "ccmd.h"
 #include "pki/pki.h"
 
@@ -67,7 +69,7 @@ static bool api_nodechan_chain(struct req *r, X509 *cert, int64_t acc)
 	if (bootstrap_account_ca(r->d, acc, &ca, NULL, &err) != CCM_OK)
 		return false;
 	ok = X509_check_issued(ca, cert) == X509_V_OK &&
-	     X509_verify(cert, X509_get0_pubkey(ca)) == 1 &&
+	     ca_cache_signed(r->d->ca_cache, acc, ca, cert) &&
 	     X509_cmp_current_time(X509_get0_notBefore(cert)) < 0 &&
 	     X509_cmp_current_time(X509_get0_notAfter(cert)) > 0;
 	X509_free(ca);
@@ -262,6 +264,63 @@ void api_nodechan_status(struct req *r)
 	             json_pack("{s:i,s:I,s:s}", "interval_s", r->d->cfg.node_interval,
 	                       "renew_before_s", (json_int_t)r->d->cfg.node_cert_days * 86400 / 3,
 	                       "state", "ACTIVE"));
+}
+
+/* ---- app config for the runtime ------------------------------------------------- */
+
+/* Runtime settings from the stored object, each always an array. */
+static json_t *api_nodechan_runtime(const struct store_app *a)
+{
+	static const char *const f[] = {"entrypoint", "args", "env", "rw_dirs"};
+	json_t *rt = api_app_parse(a->runtime), *o = json_object();
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		json_t *v = json_is_object(rt) ? json_object_get(rt, f[i]) : NULL;
+		json_object_set_new(o, f[i], json_is_array(v) ? json_incref(v) : json_array());
+	}
+	json_decref(rt);
+	return o;
+}
+
+/*
+ * GET /v1/node/apps/{app}/config: what a runtime on this node may learn
+ * about an app of the node's own account, and nothing secret (no keys, no
+ * tokens; the env is the one baked into the image). The store lookup is
+ * scoped to the node's account, so another account's app and a missing
+ * one get the same 404 and ids do not leak across accounts.
+ */
+void api_nodechan_app_config(struct req *r)
+{
+	struct store_app *a = malloc(sizeof(*a));
+	struct ccm_error err;
+	json_t *o;
+
+	snprintf(r->object, sizeof(r->object), "app:%" PRId64, r->params[0]);
+	if (a == NULL) {
+		server_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	if (store_app_get(r->d->store, r->account.id, r->params[0], a, &err) != CCM_OK) {
+		server_fail(r, &err);
+		free(a);
+		return;
+	}
+	o = json_pack("{s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:b,s:I,s:I,s:o,s:o}", "app_id",
+	              (json_int_t)a->id, "account_id", (json_int_t)a->account_id, "name", a->name,
+	              "output_image", a->output_image, "isvprodid", (json_int_t)a->isvprodid,
+	              "isvsvn", (json_int_t)a->isvsvn, "min_isvsvn", (json_int_t)a->min_isvsvn,
+	              "allow_debug", a->allow_debug, "enclave_size", (json_int_t)a->mem_enclave,
+	              "threads", (json_int_t)a->threads, "labels", api_app_parse(a->labels),
+	              "runtime", api_nodechan_runtime(a));
+	json_object_set_new(o, "certificate",
+	                    json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:I}", "subject", a->cert_subject,
+	                              "dns_names", api_app_parse(a->whitelisted_domains),
+	                              "key_type", a->cert_key_type, "key_path", a->cert_key_path,
+	                              "cert_path", a->cert_cert_path, "chain_path",
+	                              a->cert_chain_path, "validity_days",
+	                              (json_int_t)a->cert_days));
+	server_reply(r, 200, o);
+	free(a);
 }
 
 void api_nodechan_renew(struct req *r)

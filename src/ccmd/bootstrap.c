@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "ca-cache.h"
 #include "ccmd.h"
 #include "pki/pki.h"
 #include "pki/seal.h"
@@ -311,6 +312,12 @@ ccm_code bootstrap_run(struct ccmd *d, struct ccm_error *err)
 	return rc;
 }
 
+static ccm_code bootstrap_unseal_account(void *ctx, const uint8_t *sealed, size_t len,
+                                         EVP_PKEY **key, struct ccm_error *err)
+{
+	return bootstrap_unseal(ctx, "account:ca", sealed, len, key, err);
+}
+
 ccm_code bootstrap_account_ca(struct ccmd *d, int64_t account_id, X509 **ca, EVP_PKEY **key,
                               struct ccm_error *err)
 {
@@ -323,6 +330,13 @@ ccm_code bootstrap_account_ca(struct ccmd *d, int64_t account_id, X509 **ca, EVP
 	if (key)
 		*key = NULL;
 	rc = store_account_ca(d->store, account_id, &pem, key ? &sealed : NULL, &slen, err);
+	if (rc == CCM_OK && d->ca_cache != NULL) { /* the usual path: parsed and unsealed once */
+		rc = ca_cache_get(d->ca_cache, account_id, pem, sealed, slen,
+		                  bootstrap_unseal_account, d, ca, key, err);
+		free(pem);
+		free(sealed);
+		return rc;
+	}
 	if (rc == CCM_OK)
 		rc = pki_cert_from_pem(pem, strlen(pem), ca, err);
 	if (rc == CCM_OK && key)

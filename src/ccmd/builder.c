@@ -2,7 +2,9 @@
  * DESIGN: the glue between image builds in the store and the conversion
  * worker (worker.c). A build registered from an image is stored QUEUED;
  * builder_submit turns it into a job (app settings, the account's unsealed
- * signing key, registry options), and the job's callbacks, run on the event
+ * signing key, registry options with the account's unsealed credentials
+ * for the source and destination registries, the output reference the
+ * build recorded), and the job's callbacks, run on the event
  * loop, write progress (PULLING/CONVERTING/PUSHING with bytes) and the
  * outcome: DONE with the enclave identity and a build_whitelist task, or
  * FAILED with the reason, each result in one transaction with its audit
@@ -86,6 +88,24 @@ static void builder_on_progress(void *ctx, const char *phase, uint64_t done, uin
 	builder_progress_tx(c->d, c, status, "", done, total, NULL);
 }
 
+/* A conversion is deterministic, so the same input and settings give an
+ * enclave the account already has; name that build instead of the bare
+ * UNIQUE conflict. The image was pushed (same digest), nothing is lost. */
+static void builder_duplicate_reason(struct ccmd *d, const struct store_build *b,
+                                     struct ccm_error *err)
+{
+	struct store_build old;
+	struct ccm_error e2;
+
+	if (err->code != CCM_E_CONFLICT ||
+	    store_build_by_mrenclave(d->store, b->account_id, b->mrenclave, &old, &e2) != CCM_OK)
+		return;
+	ccm_fail(err, CCM_E_CONFLICT,
+	         "identical to build %" PRId64 " (same input and settings give MRENCLAVE %s);"
+	         " use that build, or change the app's settings (e.g. ISVSVN) for a new one",
+	         old.id, b->mrenclave);
+}
+
 static void builder_record(struct ccmd *d, const struct builder_ctx *c,
                            const struct ccm_image_convert_result *res)
 {
@@ -107,7 +127,7 @@ static void builder_record(struct ccmd *d, const struct builder_ctx *c,
 	if (store_begin(d->store, &err) != CCM_OK ||
 	    store_build_converted(d->store, &b, (int64_t)time(NULL), &task, &err) != CCM_OK) {
 		store_rollback(d->store);
-		/* The same MRENCLAVE already registered, most likely. */
+		builder_duplicate_reason(d, &b, &err);
 		builder_progress_tx(d, c, "FAILED", err.msg, 0, 0, "build.convert");
 		return;
 	}
@@ -119,11 +139,15 @@ static void builder_record(struct ccmd *d, const struct builder_ctx *c,
 static void builder_on_done(void *ctx, struct worker_job *job)
 {
 	struct builder_ctx *c = ctx;
+	char reason[sizeof(job->err.msg) + 48];
 
+	/* Say "authentication" plainly: the registry's words vary. */
+	snprintf(reason, sizeof(reason), "%s%s",
+	         job->rc == CCM_E_AUTH ? "registry authentication failed: " : "", job->err.msg);
 	if (job->rc == CCM_OK)
 		builder_record(c->d, c, &job->res);
 	else
-		builder_progress_tx(c->d, c, "FAILED", job->err.msg, 0, 0, "build.convert");
+		builder_progress_tx(c->d, c, "FAILED", reason, 0, 0, "build.convert");
 	free(c);
 }
 
@@ -178,11 +202,73 @@ static json_t *builder_cert_config(const struct store_app *a)
 	return c;
 }
 
-static void builder_registry_opts(struct ccmd *d, struct worker_job *job, struct ccm_oci_opts *o)
+/* A job-owned C string of a secret's bytes; the temporary copy is wiped. */
+static const char *builder_keep_secret(struct worker_job *job, const uint8_t *pt, size_t n)
+{
+	char *tmp = malloc(n + 1);
+	const char *kept;
+
+	if (tmp == NULL)
+		return NULL;
+	memcpy(tmp, pt, n);
+	tmp[n] = '\0';
+	kept = strlen(tmp) == n ? worker_job_keep(job, tmp) : NULL;
+	OPENSSL_clear_free(tmp, n + 1);
+	return kept;
+}
+
+/* The account's credentials for the registry of ref, unsealed into
+ * strings the job owns (wiped when the job is freed). None registered:
+ * anonymous access. A password goes with its user name (HTTP Basic, or
+ * to the Bearer token realm); a token alone is sent as a bearer token. */
+static ccm_code builder_registry_creds(struct ccmd *d, struct worker_job *job, int64_t account,
+                                       const char *ref, struct ccm_oci_opts *o,
+                                       struct ccm_error *err)
+{
+	char host[STORE_HOST_MAX + 1], purpose[STORE_HOST_MAX + 48];
+	struct store_registry g;
+	struct ccm_oci_ref r;
+	struct ccm_error ignore;
+	uint8_t *sealed = NULL, *pt = NULL;
+	size_t slen = 0, plen = 0;
+	const char *secret = NULL;
+	ccm_code rc;
+
+	/* A bad reference is the conversion's to report (FAILED, with why). */
+	if (ccm_oci_ref_parse(ref, &r, &ignore) != CCM_OK || r.kind != CCM_OCI_REF_REGISTRY ||
+	    api_registry_host(r.registry, host) != NULL)
+		return CCM_OK;
+	rc = store_registry_by_host(d->store, account, host, &g, &sealed, &slen, err);
+	if (rc == CCM_E_NOTFOUND)
+		return CCM_OK;
+	api_registry_purpose(account, host, purpose, sizeof(purpose));
+	if (rc == CCM_OK)
+		rc = seal_decrypt(d->master_key, purpose, sealed, slen, &pt, &plen, err);
+	free(sealed);
+	if (rc != CCM_OK) {
+		ccm_error_prefix(err, "registry credentials for %s", host);
+		return rc;
+	}
+	secret = builder_keep_secret(job, pt, plen);
+	OPENSSL_clear_free(pt, plen ? plen : 1);
+	if (secret == NULL)
+		return ccm_fail(err, CCM_E_NOMEM, "build job: cannot keep the registry secret");
+	if (strcmp(g.kind, "token") == 0) {
+		o->token = secret;
+		return CCM_OK;
+	}
+	o->username = worker_job_keep(job, g.username);
+	o->password = secret;
+	return o->username ? CCM_OK : ccm_fail(err, CCM_E_LIMIT, "build job: too many strings");
+}
+
+static ccm_code builder_registry_opts(struct ccmd *d, struct worker_job *job, int64_t account,
+                                      const char *ref, struct ccm_oci_opts *o,
+                                      struct ccm_error *err)
 {
 	for (size_t i = 0; i < d->cfg.n_insecure && i < 8; i++)
 		o->insecure[o->n_insecure++] = d->cfg.insecure_registries[i];
-	(void)job;
+	return builder_registry_creds(d, job, account, ref, o, err);
 }
 
 static ccm_code builder_job(struct ccmd *d, const struct store_build *b, const struct store_app *a,
@@ -193,12 +279,14 @@ static ccm_code builder_job(struct ccmd *d, const struct store_build *b, const s
 	char id[32];
 	ccm_code rc = CCM_OK;
 
-	if (a->output_image[0] == '\0') {
+	if (a->output_image[0] == '\0' && b->output_image[0] == '\0') {
 		json_decref(rt);
 		return ccm_fail(err, CCM_E_INPUT, "app %" PRId64 " has no output_image", a->id);
 	}
 	o->from = worker_job_keep(job, b->image_name);
-	o->to = worker_job_keep(job, a->output_image);
+	/* The build's own output reference (its output tag); builds made
+	 * before it was recorded push to the app's output image. */
+	o->to = worker_job_keep(job, b->output_image[0] ? b->output_image : a->output_image);
 	o->isvprodid = (uint16_t)a->isvprodid;
 	o->isvsvn = (uint16_t)a->isvsvn;
 	o->mem = (uint64_t)a->mem_bytes;
@@ -214,11 +302,12 @@ static ccm_code builder_job(struct ccmd *d, const struct store_build *b, const s
 	o->certificate = builder_cert_config(a);
 	o->runtime = d->cfg.runtime;
 	o->tmpdir = d->cfg.work_dir;
-	builder_registry_opts(d, job, &o->src);
-	builder_registry_opts(d, job, &o->dst);
 	json_decref(rt);
 	if (o->from == NULL || o->to == NULL)
 		return ccm_fail(err, CCM_E_INPUT, "build %" PRId64 ": no image to convert", b->id);
+	if ((rc = builder_registry_opts(d, job, a->account_id, o->from, &o->src, err)) != CCM_OK ||
+	    (rc = builder_registry_opts(d, job, a->account_id, o->to, &o->dst, err)) != CCM_OK)
+		return rc;
 	rc = builder_signing_key(d, a->account_id, &o->key, err);
 	return rc;
 }

@@ -63,6 +63,8 @@ struct ccmd_config {
 };
 
 struct auth_limiter;
+struct durable;
+struct ca_cache;
 struct ccm_quote_verifier;
 struct ccm_quote_collateral;
 
@@ -79,7 +81,9 @@ struct ccmd {
 	struct ccm_quote_collateral *collateral[8];
 	size_t ncollateral;
 	struct auth_limiter *limiter;
-	struct worker *worker; /* image conversions (worker.c) */
+	struct worker *worker;     /* image conversions (worker.c) */
+	struct durable *durable;   /* group commit: replies wait for the sync (durable.c) */
+	struct ca_cache *ca_cache; /* unsealed account CA keys (ca-cache.c) */
 	struct apijson_limits json_limits;
 	char dummy_hash[STORE_HASH_MAX]; /* Argon2id of a random password */
 	time_t started;
@@ -148,6 +152,7 @@ struct req {
 	json_t *resp;        /* JSON reply, or NULL with resp_text */
 	char *resp_text;     /* malloc'ed text reply (PEM) */
 	const char *resp_ct; /* content type of resp_text */
+	int64_t t0_us;       /* when it arrived (for the request log) */
 	int retry_after;
 	/* audit */
 	char actor[128];
@@ -266,6 +271,7 @@ void api_build_create(struct req *r);
 void api_build_list(struct req *r);
 void api_build_show(struct req *r);
 void api_build_revoke(struct req *r);
+void api_build_retry(struct req *r);
 json_t *api_build_json(const struct store_build *b);
 
 void api_task_list(struct req *r);
@@ -290,6 +296,7 @@ void api_node_sweep(struct ccmd *d);
 bool api_nodechan_auth(struct req *r);
 void api_nodechan_status(struct req *r);
 void api_nodechan_renew(struct req *r);
+void api_nodechan_app_config(struct req *r);
 /* Issue a node certificate for csr and record it (enroll and renew). */
 bool api_nodechan_issue_node(struct req *r, X509_REQ *csr, const struct store_node *n,
                              json_t *reply);
@@ -297,6 +304,15 @@ bool api_nodechan_issue_node(struct req *r, X509_REQ *csr, const struct store_no
  * reply set (check named). tcb gets the status. */
 bool api_nodechan_dcap(struct req *r, const uint8_t *quote, size_t len, const char *code,
                        struct ccm_quote_report *report, int *tcb);
+
+void api_registry_add(struct req *r);
+void api_registry_list(struct req *r);
+void api_registry_remove(struct req *r);
+/* Check a registry HOST[:PORT] and write its normal form (lowercase,
+ * Docker Hub's names as docker.io) to out; NULL when fine, else why not. */
+const char *api_registry_host(const char *in, char out[STORE_HOST_MAX + 1]);
+/* The sealing purpose (associated data) of an account's secret for host. */
+const char *api_registry_purpose(int64_t account_id, const char *host, char *out, size_t n);
 
 void api_cert_issue(struct req *r);
 void api_cert_list(struct req *r);

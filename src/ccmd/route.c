@@ -130,6 +130,15 @@ static const struct apijson_field body_build_create[] = {
         S("sigstruct", false, 4, 4096, "base64 of a 1808-byte SIGSTRUCT"),
         S("image_name", false, 1, STORE_REF_MAX, "image to convert (a build record)"),
         S("image_digest", false, 1, 79, "sha256:... when known"),
+        S("output_tag", false, 1, 128,
+          "image builds: push to the app's output image with this tag"),
+        END,
+};
+static const struct apijson_field body_registry[] = {
+        S("host", true, 1, STORE_HOST_MAX, "registry HOST[:PORT] as in image references"),
+        S("username", false, 1, STORE_USERNAME_MAX, "with 'password'"),
+        S("password", false, 1, 8192, "password (or access token) for 'username'"),
+        S("token", false, 1, 8192, "alone: a bearer token sent as is"),
         END,
 };
 static const struct apijson_field body_reason_opt[] = {
@@ -256,6 +265,9 @@ const struct route route_table[] = {
         {"POST", "/v1/accounts/{id}/builds/{build}/revoke", api_build_revoke, ACCESS_WRITER, ACC,
          body_reason_opt, 64 * 1024, NULL, "build.revoke",
          "revoke a build: no new certificates for it"},
+        {"POST", "/v1/accounts/{id}/builds/{build}/retry", api_build_retry, ACCESS_WRITER, ACC,
+         NULL, 0, NULL, "build.retry",
+         "run a FAILED image conversion again from the start (the same build)"},
         {"GET", "/v1/accounts/{id}/tasks", api_task_list, ACCESS_READER, ACC, NULL, 0,
          PAGE ",status,type", NULL, "approval tasks"},
         {"GET", "/v1/accounts/{id}/tasks/{task}", api_task_show, ACCESS_READER, ACC, NULL, 0, NULL,
@@ -265,6 +277,13 @@ const struct route route_table[] = {
          "approve (applied once the account's quorum is reached)"},
         {"POST", "/v1/accounts/{id}/tasks/{task}/deny", api_task_deny, ACCESS_WRITER, ACC,
          body_reason, 64 * 1024, NULL, "task.deny", "deny a task (one denial denies)"},
+        {"GET", "/v1/accounts/{id}/registries", api_registry_list, ACCESS_READER, ACC, NULL, 0,
+         PAGE, NULL, "registry credentials (never the secret)"},
+        {"POST", "/v1/accounts/{id}/registries", api_registry_add, ACCESS_WRITER, ACC,
+         body_registry, 64 * 1024, NULL, "registry.add",
+         "add or replace the credentials for a registry (sealed at rest)"},
+        {"DELETE", "/v1/accounts/{id}/registries/{reg}", api_registry_remove, ACCESS_WRITER, ACC,
+         NULL, 0, NULL, "registry.remove", "remove registry credentials"},
         {"GET", "/v1/accounts/{id}/join-tokens", api_node_token_list, ACCESS_READER, ACC, NULL, 0,
          PAGE, NULL, "node join tokens"},
         {"POST", "/v1/accounts/{id}/join-tokens", api_node_token_create, ACCESS_WRITER, ACC,
@@ -295,6 +314,8 @@ const struct route route_table[] = {
          NULL, "node.renew", "renew the node certificate (mTLS)"},
         {"POST", "/v1/node/issue", api_cert_issue, ACCESS_NODE, 0, body_node_issue, 256 * 1024,
          NULL, "certificate.issue", "attest an app and issue its certificate (mTLS)"},
+        {"GET", "/v1/node/apps/{app}/config", api_nodechan_app_config, ACCESS_NODE, 0, NULL, 0,
+         NULL, NULL, "an app's non-secret config, for runtimes (mTLS; the node's account only)"},
         {NULL, NULL, NULL, ACCESS_PUBLIC, 0, NULL, 0, NULL, NULL, NULL},
 };
 

@@ -6,12 +6,15 @@
  * job's owner records them. One conversion at a time: a conversion is
  * I/O- and hash-bound and the machine has few cores; a queue keeps the
  * order in which builds were requested. The signing key is handed to the
- * job, used, and freed (OpenSSL wipes key material on free).
+ * job, used, and freed (OpenSSL wipes key material on free); the job's
+ * strings, registry secrets among them, are wiped when it is freed.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/crypto.h>
 
 #include "ccmd.h"
 #include "worker.h"
@@ -196,8 +199,10 @@ void worker_job_free(struct worker_job *job)
 	json_decref(job->opts.certificate);
 	json_decref(job->opts.entrypoint);
 	json_decref(job->opts.cmd);
+	/* Wiped: registry passwords and tokens are among them. */
 	for (size_t i = 0; i < WORKER_MAX_STRINGS; i++)
-		free(job->strings[i]);
+		if (job->strings[i] != NULL)
+			OPENSSL_clear_free(job->strings[i], strlen(job->strings[i]) + 1);
 	free(job);
 }
 

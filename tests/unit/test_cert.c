@@ -177,6 +177,57 @@ static void test_node(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* The certificate carries exactly the CSR's key (lib/cert copies the
+ * SubjectPublicKeyInfo as encoded), and ccm_csr_parse's SPKI hash is the
+ * one a runtime computes from its own key for the report data. */
+static void key_copied(EVP_PKEY *k)
+{
+	struct ccm_cert_node p = {.account_id = 4, .node_id = 9, .node_name = "n1", .days = 30};
+	char *pem = csr_pem(k);
+	unsigned char *der = NULL, *spki = NULL;
+	const unsigned char *q;
+	struct ccm_error err;
+	uint8_t h[32], want[32];
+	X509_REQ *r;
+	X509 *x, *y;
+	int n, m;
+
+	assert_int_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
+	assert_int_equal(ccm_cert_issue_node(ca, ca_key, r, &p, &x, &err), CCM_OK);
+	n = i2d_X509(x, &der);
+	assert_true(n > 0);
+	q = der;
+	y = d2i_X509(NULL, &q, n);
+	assert_non_null(y);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(y), k), 1);
+	assert_int_equal(X509_verify(y, ca_key), 1);
+	m = i2d_PUBKEY(k, &spki);
+	assert_true(m > 0);
+	assert_int_equal(EVP_Digest(spki, (size_t)m, want, NULL, EVP_sha256(), NULL), 1);
+	assert_memory_equal(h, want, 32);
+	OPENSSL_free(spki);
+	OPENSSL_free(der);
+	X509_free(y);
+	X509_free(x);
+	X509_REQ_free(r);
+	free(pem);
+}
+
+static void test_key_copy(void **state)
+{
+	EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *ec384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+
+	(void)state;
+	key_copied(ec);
+	key_copied(ec384);
+	key_copied(rsa);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(ec384);
+	EVP_PKEY_free(rsa);
+}
+
 static void test_app(void **state)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -284,9 +335,8 @@ static void test_crl(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_csr),
-	        cmocka_unit_test(test_node),
-	        cmocka_unit_test(test_app),
+	        cmocka_unit_test(test_csr),      cmocka_unit_test(test_node),
+	        cmocka_unit_test(test_key_copy), cmocka_unit_test(test_app),
 	        cmocka_unit_test(test_crl),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

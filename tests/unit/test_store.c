@@ -88,11 +88,11 @@ static void test_migrations(void **state)
 	struct fx *f = *state;
 	struct ccm_error err;
 
-	assert_int_equal(store_schema_version(f->s), 2);
+	assert_int_equal(store_schema_version(f->s), 3);
 	mkuser(f->s, "a@b");
 	store_close(f->s);
 	assert_int_equal(store_open(f->path, &f->s, &err), CCM_OK);
-	assert_int_equal(store_schema_version(f->s), 2);
+	assert_int_equal(store_schema_version(f->s), 3);
 	assert_int_equal(store_user_count(f->s), 1);
 }
 
@@ -316,6 +316,7 @@ static void test_builds_tokens(void **state)
 	snprintf(b.source, sizeof(b.source), "image");
 	snprintf(b.status, sizeof(b.status), "PENDING");
 	snprintf(b.conv_status, sizeof(b.conv_status), "QUEUED");
+	snprintf(b.output_image, sizeof(b.output_image), "reg:5000/out:t1");
 	assert_int_equal(store_build_create(f->s, &b, &err), CCM_OK);
 	assert_int_equal(store_build_progress(f->s, b.id, "PUSHING", "", 5, 10, 2, &err), CCM_OK);
 	memset(b.mrenclave, 'a', 64);
@@ -324,6 +325,7 @@ static void test_builds_tokens(void **state)
 	assert_int_equal(store_build_converted(f->s, &b, 4, &task, &err), CCM_E_NOTFOUND);
 	assert_int_equal(store_build_get(f->s, acc, b.id, &got, &err), CCM_OK);
 	assert_string_equal(got.conv_status, "DONE");
+	assert_string_equal(got.output_image, "reg:5000/out:t1");
 	assert_int_equal(got.bytes_done, 10);
 	assert_int_equal(store_task_get(f->s, acc, task, &t, &err), CCM_OK);
 	assert_string_equal(t.type, "build_whitelist");
@@ -343,6 +345,79 @@ static void test_builds_tokens(void **state)
 	free(a);
 }
 
+static ccm_code count_registry(void *ctx, const struct store_registry *r)
+{
+	(void)r;
+	(*(int *)ctx)++;
+	return CCM_OK;
+}
+
+/* Registry credentials: add, replace in place, lookup with the sealed
+ * secret (listings never carry it), per-account isolation, delete, and
+ * the rows go with their account. */
+static void test_registries(void **state)
+{
+	static const uint8_t s1[] = "sealed-1", s2[] = "sealed-2";
+	struct fx *f = *state;
+	struct store_registry r, got;
+	struct ccm_error err;
+	int64_t acc = mkaccount(f->s, "acc"), other = mkaccount(f->s, "other"), id;
+	uint8_t *sealed = NULL;
+	size_t slen = 0;
+	bool replaced = true;
+	int n = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.account_id = acc;
+	snprintf(r.host, sizeof(r.host), "reg.example:5000");
+	snprintf(r.username, sizeof(r.username), "alice");
+	snprintf(r.kind, sizeof(r.kind), "password");
+	r.created_at = 10;
+	assert_int_equal(store_registry_put(f->s, &r, s1, sizeof(s1), &replaced, &err), CCM_OK);
+	assert_false(replaced);
+	id = r.id;
+	assert_true(id > 0);
+	/* Replace: same id and created_at, new user, kind, secret, updated_at. */
+	snprintf(r.username, sizeof(r.username), "%s", "");
+	snprintf(r.kind, sizeof(r.kind), "token");
+	r.created_at = 20;
+	assert_int_equal(store_registry_put(f->s, &r, s2, sizeof(s2), &replaced, &err), CCM_OK);
+	assert_true(replaced);
+	assert_int_equal(r.id, id);
+	assert_int_equal(r.created_at, 10);
+	assert_int_equal(r.updated_at, 20);
+	assert_int_equal(
+	        store_registry_by_host(f->s, acc, "reg.example:5000", &got, &sealed, &slen, &err),
+	        CCM_OK);
+	assert_string_equal(got.kind, "token");
+	assert_string_equal(got.username, "");
+	assert_int_equal(slen, sizeof(s2));
+	assert_memory_equal(sealed, s2, sizeof(s2));
+	free(sealed);
+	/* Another account sees nothing; its own row for the same host is apart. */
+	assert_int_equal(
+	        store_registry_by_host(f->s, other, "reg.example:5000", &got, &sealed, &slen, &err),
+	        CCM_E_NOTFOUND);
+	assert_null(sealed);
+	assert_int_equal(store_registry_get(f->s, other, id, &got, &err), CCM_E_NOTFOUND);
+	assert_int_equal(store_registry_delete(f->s, other, id, &err), CCM_E_NOTFOUND);
+	r.account_id = other;
+	assert_int_equal(store_registry_put(f->s, &r, s1, sizeof(s1), &replaced, &err), CCM_OK);
+	assert_false(replaced);
+	assert_int_not_equal(r.id, id);
+	assert_int_equal(store_registry_list(f->s, acc, NULL, count_registry, &n, &err), CCM_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_registry_get(f->s, acc, id, &got, &err), CCM_OK);
+	assert_string_equal(got.host, "reg.example:5000");
+	assert_int_equal(store_registry_delete(f->s, acc, id, &err), CCM_OK);
+	assert_int_equal(store_registry_delete(f->s, acc, id, &err), CCM_E_NOTFOUND);
+	/* Deleting the account deletes its credentials. */
+	assert_int_equal(store_account_delete(f->s, other, &err), CCM_OK);
+	n = 0;
+	assert_int_equal(store_registry_list(f->s, other, NULL, count_registry, &n, &err), CCM_OK);
+	assert_int_equal(n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +429,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pki, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_builds_tokens, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_registries, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
