@@ -16,13 +16,6 @@
 #include "cli.h"
 #include "mgr.h"
 
-static const char *build_account(const struct mgr_args *a)
-{
-	const char *acc = mgr_opt(a, "account");
-
-	return acc != NULL ? acc : getenv("CCM_ACCOUNT");
-}
-
 /* Input reference: --input REF, or the app's input image with --input-tag. */
 static int build_input(const struct mgr *m, const struct mgr_args *a, uint64_t acc, uint64_t app,
                        char *out, size_t n)
@@ -119,12 +112,11 @@ static int cmd_build_create(int argc, char **argv)
 
 	if (rc != 0)
 		return rc;
-	if (build_account(&a) == NULL)
-		return cli_usage("build create", "--account ID is required (or set CCM_ACCOUNT)");
+	if ((rc = mgr_account(&a, &acc)) != 0)
+		return rc;
 	if (mgr_opt(&a, "app") == NULL)
 		return cli_usage("build create", "--app ID is required");
-	if ((rc = cli_u64("--account", build_account(&a), (uint64_t)1 << 53, &acc)) != 0 ||
-	    (rc = cli_u64("--app", mgr_opt(&a, "app"), (uint64_t)1 << 53, &app)) != 0 ||
+	if ((rc = cli_u64("--app", mgr_opt(&a, "app"), (uint64_t)1 << 53, &app)) != 0 ||
 	    (rc = mgr_init(&m, true)) != 0 ||
 	    (rc = build_input(&m, &a, acc, app, input, sizeof(input))) != 0)
 		return rc;
@@ -156,10 +148,8 @@ static int cmd_build_retry(int argc, char **argv)
 
 	if (rc != 0)
 		return rc;
-	if (build_account(&a) == NULL)
-		return cli_usage("build retry", "--account ID is required (or set CCM_ACCOUNT)");
-	if ((rc = cli_u64("--account", build_account(&a), (uint64_t)1 << 53, &acc)) != 0 ||
-	    (rc = mgr_id(&a, 0, &id)) != 0 || (rc = mgr_init(&m, true)) != 0)
+	if ((rc = mgr_account(&a, &acc)) != 0 || (rc = mgr_id(&a, 0, &id)) != 0 ||
+	    (rc = mgr_init(&m, true)) != 0)
 		return rc;
 	snprintf(path, sizeof(path), "/v1/accounts/%" PRIu64 "/builds/%" PRIu64 "/retry", acc, id);
 	if ((rc = mgr_call(&m, "POST", path, NULL, &o)) != 0)

@@ -357,6 +357,18 @@ int mgr_simple(const struct mgr_args *a, const char *method, const char *path, j
 	return rc ? rc : mgr_show(a, out);
 }
 
+/* --account ID, or CCM_ACCOUNT: every account-scoped command needs one. */
+int mgr_account(const struct mgr_args *a, uint64_t *out)
+{
+	const char *acc = mgr_opt(a, "account");
+
+	if (acc == NULL)
+		acc = getenv("CCM_ACCOUNT");
+	if (acc == NULL || *acc == '\0')
+		return cli_usage(a->cmd, "--account ID is required (or set CCM_ACCOUNT)");
+	return cli_u64("--account", acc, (uint64_t)1 << 53, out);
+}
+
 int mgr_id(const struct mgr_args *a, int i, uint64_t *out)
 {
 	struct ccm_error err;

@@ -29,15 +29,10 @@
 static int objects_path(const struct mgr_args *a, const char *what, int id_pos, const char *suffix,
                         char *path, size_t n)
 {
-	const char *acc = mgr_opt(a, "account");
 	uint64_t aid, id = 0;
 	int rc;
 
-	if (acc == NULL)
-		acc = getenv("CCM_ACCOUNT");
-	if (acc == NULL || *acc == '\0')
-		return cli_usage(a->cmd, "--account ID is required (or set CCM_ACCOUNT)");
-	if ((rc = cli_u64("--account", acc, (uint64_t)1 << 53, &aid)) != 0)
+	if ((rc = mgr_account(a, &aid)) != 0)
 		return rc;
 	if (id_pos >= 0 && (rc = mgr_id(a, id_pos, &id)) != 0)
 		return rc;

@@ -26,15 +26,10 @@
 /* "/v1/accounts/A/registries[/ID]" */
 static int registry_path(const struct mgr_args *a, uint64_t id, char *path, size_t n)
 {
-	const char *acc = mgr_opt(a, "account");
 	uint64_t aid;
 	int rc;
 
-	if (acc == NULL)
-		acc = getenv("CCM_ACCOUNT");
-	if (acc == NULL || *acc == '\0')
-		return cli_usage(a->cmd, "--account ID is required (or set CCM_ACCOUNT)");
-	if ((rc = cli_u64("--account", acc, (uint64_t)1 << 53, &aid)) != 0)
+	if ((rc = mgr_account(a, &aid)) != 0)
 		return rc;
 	if (id != 0)
 		snprintf(path, n, "/v1/accounts/%" PRIu64 "/registries/%" PRIu64, aid, id);

@@ -44,6 +44,7 @@ int mgr_call(const struct mgr *m, const char *method, const char *path, json_t *
 int mgr_show(const struct mgr_args *a, json_t *o);
 int mgr_simple(const struct mgr_args *a, const char *method, const char *path, json_t *body);
 int mgr_id(const struct mgr_args *a, int i, uint64_t *out);
+int mgr_account(const struct mgr_args *a, uint64_t *out);
 void mgr_q(char *q, size_t n, const char *key, const char *val);
 void mgr_paging(const struct mgr_args *a, char *q, size_t n);
 /* "a,b,c" as a JSON array of strings. */

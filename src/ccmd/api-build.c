@@ -248,16 +248,24 @@ void api_build_list(struct req *r)
 	server_reply_list(r, items);
 }
 
-void api_build_show(struct req *r)
+/* The build the path names, in the caller's account; false with the reply
+ * sent when there is none. */
+static bool api_build_load(struct req *r, struct store_build *b)
 {
-	struct store_build b;
 	struct ccm_error err;
 
 	snprintf(r->object, sizeof(r->object), "build:%" PRId64, r->params[1]);
-	if (store_build_get(r->d->store, r->account.id, r->params[1], &b, &err) != CCM_OK) {
-		server_fail(r, &err);
+	if (store_build_get(r->d->store, r->account.id, r->params[1], b, &err) != CCM_OK)
+		return server_fail(r, &err);
+	return true;
+}
+
+void api_build_show(struct req *r)
+{
+	struct store_build b;
+
+	if (!api_build_load(r, &b))
 		return;
-	}
 	server_reply(r, 200, api_build_json(&b));
 }
 
@@ -267,11 +275,8 @@ void api_build_revoke(struct req *r)
 	struct store_build b;
 	struct ccm_error err;
 
-	snprintf(r->object, sizeof(r->object), "build:%" PRId64, r->params[1]);
-	if (store_build_get(r->d->store, r->account.id, r->params[1], &b, &err) != CCM_OK) {
-		server_fail(r, &err);
+	if (!api_build_load(r, &b))
 		return;
-	}
 	if (strcmp(b.status, "WHITELISTED") != 0 || b.revoked) {
 		server_error(r, 409, "not_whitelisted",
 		             "build %" PRId64 " is %s%s: only a whitelisted build can be revoked",
@@ -299,11 +304,8 @@ void api_build_retry(struct req *r)
 	struct store_build b;
 	struct ccm_error err;
 
-	snprintf(r->object, sizeof(r->object), "build:%" PRId64, r->params[1]);
-	if (store_build_get(r->d->store, r->account.id, r->params[1], &b, &err) != CCM_OK) {
-		server_fail(r, &err);
+	if (!api_build_load(r, &b))
 		return;
-	}
 	if (strcmp(b.source, "image") != 0 || strcmp(b.conv_status, "FAILED") != 0) {
 		server_error(r, 409, "not_failed",
 		             "build %" PRId64 " is %s: only a FAILED conversion can be retried",
