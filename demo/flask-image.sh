@@ -25,23 +25,30 @@ if [ ! -x "$root/usr/bin/python3" ]; then
 	mv "$root.tmp" "$root"
 fi
 
-if [ -f "$out/index.json" ] && [ "$out/index.json" -nt "$here/app.py" ]; then
+# Rebuilt only when what goes into it changed (the app and this script),
+# not when a fresh clone gives app.py a new mtime; built aside and moved
+# in, so a run reading the cache never sees a half-packed layout.
+want=$(cat "$here/app.py" "$0" | sha256sum | cut -c1-64)
+if [ -f "$out/index.json" ] && [ "$(cat "$out.source" 2>/dev/null)" = "$want" ]; then
 	exit 0
 fi
 echo "flask-image: packing the OCI image into $out" >&2
-rm -rf "$out" "$out.bundle"
-umoci init --layout "$out"
-umoci new --image "$out:latest"
-umoci unpack --image "$out:latest" "$out.bundle" >/dev/null
-cp -a "$root/." "$out.bundle/rootfs/"
+tmp=$out.tmp.$$
+rm -rf "$tmp" "$tmp.bundle"
+umoci init --layout "$tmp"
+umoci new --image "$tmp:latest"
+umoci unpack --image "$tmp:latest" "$tmp.bundle" >/dev/null
+cp -a "$root/." "$tmp.bundle/rootfs/"
 # Device nodes belong to the container runtime, not the image (and the
 # converter refuses them in layers).
-find "$out.bundle/rootfs/dev" -mindepth 1 -delete
-mkdir -p "$out.bundle/rootfs/app" "$out.bundle/rootfs/run/ccm/tls"
-cp "$here/app.py" "$out.bundle/rootfs/app/app.py"
-umoci repack --image "$out:latest" "$out.bundle"
-umoci config --image "$out:latest" --config.entrypoint python3 --config.cmd /app/app.py \
+find "$tmp.bundle/rootfs/dev" -mindepth 1 -delete
+mkdir -p "$tmp.bundle/rootfs/app" "$tmp.bundle/rootfs/run/ccm/tls"
+cp "$here/app.py" "$tmp.bundle/rootfs/app/app.py"
+umoci repack --image "$tmp:latest" "$tmp.bundle"
+umoci config --image "$tmp:latest" --config.entrypoint python3 --config.cmd /app/app.py \
 	--config.workingdir /app --config.env PYTHONUNBUFFERED=1 \
 	--config.env PATH=/usr/local/bin:/usr/bin:/bin
-umoci gc --layout "$out"
-rm -rf "$out.bundle"
+umoci gc --layout "$tmp"
+rm -rf "$tmp.bundle" "$out"
+mv "$tmp" "$out"
+echo "$want" >"$out.source"

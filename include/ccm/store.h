@@ -68,6 +68,7 @@ struct store_account {
 	char name[STORE_NAME_MAX + 1];
 	char description[STORE_TEXT_MAX + 1];
 	bool test_only;
+	bool node_approval; /* enrolled nodes wait for a node_attestation task */
 	int64_t approval_quorum;
 	char accepted_tcb[STORE_TCB_MAX + 1]; /* comma-separated TCB statuses */
 	char mrsigner[2 * STORE_DIGEST + 1];  /* of the enclave signing key */
@@ -374,6 +375,7 @@ struct store_task {
 	char status[16]; /* PENDING, APPROVED, DENIED, FAILED */
 	int64_t app_id;
 	int64_t build_id;                 /* build_whitelist */
+	int64_t node_id;                  /* node_attestation */
 	char domains[STORE_JSON_MAX + 1]; /* domain_whitelist: the requested set */
 	int64_t requester_id;             /* 0: the system */
 	char reason[STORE_TEXT_MAX + 1];  /* of a denial or failure */

@@ -13,7 +13,7 @@
 
 #define ACCOUNT_COLS                                                                               \
 	"a.id, a.name, a.description, a.test_only, a.approval_quorum, a.accepted_tcb,"             \
-	" a.mrsigner, a.created_at, a.updated_at"
+	" a.mrsigner, a.created_at, a.updated_at, a.node_approval"
 
 static void account_row(sqlite3_stmt *st, struct store_account *a)
 {
@@ -27,6 +27,7 @@ static void account_row(sqlite3_stmt *st, struct store_account *a)
 	store_text(st, 6, a->mrsigner, sizeof(a->mrsigner));
 	a->created_at = sqlite3_column_int64(st, 7);
 	a->updated_at = sqlite3_column_int64(st, 8);
+	a->node_approval = sqlite3_column_int(st, 9) != 0;
 }
 
 ccm_code store_account_create(struct store *s, struct store_account *a,
@@ -35,11 +36,12 @@ ccm_code store_account_create(struct store *s, struct store_account *a,
 	sqlite3_stmt *st;
 	ccm_code rc;
 
-	if (store_prepare(s,
-	                  "INSERT INTO accounts(name, description, test_only, approval_quorum,"
-	                  " accepted_tcb, ca_cert_pem, ca_key_sealed, signing_key_sealed, mrsigner,"
-	                  " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-	                  &st, "account create", err) != CCM_OK)
+	if (store_prepare(
+	            s,
+	            "INSERT INTO accounts(name, description, test_only, approval_quorum,"
+	            " accepted_tcb, ca_cert_pem, ca_key_sealed, signing_key_sealed, mrsigner,"
+	            " created_at, updated_at, node_approval) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+	            &st, "account create", err) != CCM_OK)
 		return CCM_E_INTERNAL;
 	store_bind_text(st, 1, a->name);
 	store_bind_text(st, 2, a->description);
@@ -52,6 +54,7 @@ ccm_code store_account_create(struct store *s, struct store_account *a,
 	store_bind_text(st, 9, a->mrsigner);
 	sqlite3_bind_int64(st, 10, a->created_at);
 	sqlite3_bind_int64(st, 11, a->created_at);
+	sqlite3_bind_int(st, 12, a->node_approval);
 	rc = store_step_done(s, st, false, "account name", err);
 	if (rc == CCM_OK) {
 		a->id = sqlite3_last_insert_rowid(s->db);
@@ -85,7 +88,7 @@ ccm_code store_account_update(struct store *s, const struct store_account *a, st
 
 	if (store_prepare(s,
 	                  "UPDATE accounts SET name = ?, description = ?, approval_quorum = ?,"
-	                  " accepted_tcb = ?, updated_at = ? WHERE id = ?",
+	                  " accepted_tcb = ?, updated_at = ?, node_approval = ? WHERE id = ?",
 	                  &st, "account update", err) != CCM_OK)
 		return CCM_E_INTERNAL;
 	store_bind_text(st, 1, a->name);
@@ -93,7 +96,8 @@ ccm_code store_account_update(struct store *s, const struct store_account *a, st
 	sqlite3_bind_int64(st, 3, a->approval_quorum);
 	store_bind_text(st, 4, a->accepted_tcb);
 	sqlite3_bind_int64(st, 5, a->updated_at);
-	sqlite3_bind_int64(st, 6, a->id);
+	sqlite3_bind_int(st, 6, a->node_approval);
+	sqlite3_bind_int64(st, 7, a->id);
 	return store_step_done(s, st, true, "account name", err);
 }
 
@@ -213,7 +217,7 @@ ccm_code store_account_list(struct store *s, int64_t user_id, const struct store
 	store_page_bind(st, 2, pg);
 	while (rc == CCM_OK && sqlite3_step(st) == SQLITE_ROW) {
 		account_row(st, &a);
-		rc = cb(ctx, &a, (enum store_role)sqlite3_column_int(st, 9));
+		rc = cb(ctx, &a, (enum store_role)sqlite3_column_int(st, 10));
 	}
 	sqlite3_finalize(st);
 	return rc;

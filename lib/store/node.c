@@ -279,9 +279,13 @@ ccm_code store_instance_set(struct store *s, int64_t node_id, int64_t app_id, co
 {
 	sqlite3_stmt *st;
 
+	/* Only apps of the node's own account: a node cannot fill the table
+	 * with ids it made up (others are ignored, not an error). */
 	if (store_prepare(s,
 	                  "INSERT INTO app_instances(node_id, app_id, state, updated_at)"
-	                  " VALUES (?,?,?,?) ON CONFLICT(node_id, app_id) DO UPDATE SET"
+	                  " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM apps a JOIN nodes n"
+	                  " ON n.account_id = a.account_id WHERE a.id = ?2 AND n.id = ?1)"
+	                  " ON CONFLICT(node_id, app_id) DO UPDATE SET"
 	                  " state = excluded.state, updated_at = excluded.updated_at",
 	                  &st, "instance set", err) != CCM_OK)
 		return CCM_E_INTERNAL;

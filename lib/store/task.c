@@ -11,7 +11,7 @@
 
 #define TASK_COLS                                                                                  \
 	"id, account_id, type, status, app_id, build_id, domains, requester_id, reason,"           \
-	" created_at, updated_at"
+	" created_at, updated_at, node_id"
 
 static void task_row(sqlite3_stmt *st, void *out)
 {
@@ -29,6 +29,7 @@ static void task_row(sqlite3_stmt *st, void *out)
 	store_text(st, 8, t->reason, sizeof(t->reason));
 	t->created_at = sqlite3_column_int64(st, 9);
 	t->updated_at = sqlite3_column_int64(st, 10);
+	t->node_id = sqlite3_column_int64(st, 11);
 }
 
 ccm_code store_task_create(struct store *s, struct store_task *t, struct ccm_error *err)
@@ -40,11 +41,11 @@ ccm_code store_task_create(struct store *s, struct store_task *t, struct ccm_err
 		snprintf(t->status, sizeof(t->status), "PENDING");
 	if (t->domains[0] == '\0')
 		snprintf(t->domains, sizeof(t->domains), "[]");
-	if (store_prepare(
-	            s,
-	            "INSERT INTO tasks(account_id, type, status, app_id, build_id, domains,"
-	            " requester_id, reason, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-	            &st, "task create", err) != CCM_OK)
+	if (store_prepare(s,
+	                  "INSERT INTO tasks(account_id, type, status, app_id, build_id, domains,"
+	                  " requester_id, reason, created_at, updated_at, node_id)"
+	                  " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	                  &st, "task create", err) != CCM_OK)
 		return CCM_E_INTERNAL;
 	sqlite3_bind_int64(st, 1, t->account_id);
 	store_bind_text(st, 2, t->type);
@@ -56,6 +57,7 @@ ccm_code store_task_create(struct store *s, struct store_task *t, struct ccm_err
 	store_bind_text(st, 8, t->reason);
 	sqlite3_bind_int64(st, 9, t->created_at);
 	sqlite3_bind_int64(st, 10, t->created_at);
+	sqlite3_bind_int64(st, 11, t->node_id);
 	rc = store_step_done(s, st, false, "task", err);
 	if (rc == CCM_OK) {
 		t->id = sqlite3_last_insert_rowid(s->db);

@@ -12,6 +12,7 @@
 #define CCM_AGENT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -79,9 +80,9 @@ struct agent {
 	pthread_mutex_t inst_lock;
 	struct agent_instance inst[AGENT_MAX_INSTANCES];
 	size_t ninst;
-	uint8_t inst_key[32];    /* MACs the instance handles; instance.key */
-	time_t restarted;        /* start time when instance.key existed, else 0 */
-	volatile int report_now; /* an app changed state: heartbeat now */
+	uint8_t inst_key[32];  /* MACs the instance handles; instance.key */
+	time_t restarted;      /* start time when instance.key existed, else 0 */
+	atomic_int report_now; /* an app changed state: heartbeat now */
 };
 
 /* platform.c: what this machine offers, reported honestly. */

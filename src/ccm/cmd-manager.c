@@ -598,12 +598,20 @@ int mgr_int_field(const struct mgr_args *a, json_t *body, const char *opt, const
 
 static int mgr_account_body(const struct mgr_args *a, json_t *body)
 {
+	const char *v;
+
 	if (mgr_opt(a, "name"))
 		json_object_set_new(body, "name", json_string(mgr_opt(a, "name")));
 	if (mgr_opt(a, "description"))
 		json_object_set_new(body, "description", json_string(mgr_opt(a, "description")));
 	if (mgr_opt(a, "tcb"))
 		json_object_set_new(body, "accepted_tcb_statuses", mgr_list(mgr_opt(a, "tcb")));
+	if ((v = mgr_opt(a, "node-approval")) != NULL) {
+		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+			return cli_usage(a->cmd, "--node-approval: expected on or off, got '%s'",
+			                 v);
+		json_object_set_new(body, "node_approval", json_boolean(strcmp(v, "on") == 0));
+	}
 	return mgr_int_field(a, body, "quorum", "approval_quorum", 1000);
 }
 
@@ -611,8 +619,8 @@ static int cmd_account_create(int argc, char **argv)
 {
 	struct mgr_args a;
 	json_t *body;
-	int rc = mgr_parse("account create", argc, argv, "test-only description= quorum= tcb= json",
-	                   1, 1, &a);
+	int rc = mgr_parse("account create", argc, argv,
+	                   "test-only description= quorum= tcb= node-approval= json", 1, 1, &a);
 
 	if (rc != 0)
 		return rc;
@@ -667,8 +675,8 @@ static int cmd_account_update(int argc, char **argv)
 	struct mgr_args a;
 	char path[256];
 	json_t *body = json_object();
-	int rc = mgr_parse("account update", argc, argv, "name= description= quorum= tcb= json", 1,
-	                   1, &a);
+	int rc = mgr_parse("account update", argc, argv,
+	                   "name= description= quorum= tcb= node-approval= json", 1, 1, &a);
 
 	if (rc != 0 || (rc = mgr_account_path(&a, "", path, sizeof(path))) != 0 ||
 	    (rc = mgr_account_body(&a, body)) != 0) {
@@ -1047,16 +1055,20 @@ const struct cmd_entry cmd_manager_entries[] = {
          cmd_login},
         {"logout", "[--json]", "revoke the session token and forget it", JSONOPT, cmd_logout},
         {"whoami", "[--json]", "the logged-in user and its accounts", JSONOPT, cmd_whoami},
-        {"account create", "NAME [--test-only] [--description D] [--quorum N] [--tcb LIST]",
+        {"account create",
+         "NAME [--test-only] [--description D] [--quorum N] [--tcb LIST] [--node-approval on|off]",
          "create an account (you become its MANAGER); it gets its own CA and signing key",
          "  --test-only            nodes may enroll without hardware attestation\n"
          "  --quorum N             approvals needed per task (default 1)\n"
-         "  --tcb LIST             accepted TCB statuses, comma-separated\n" JSONOPT,
+         "  --tcb LIST             accepted TCB statuses, comma-separated\n"
+         "  --node-approval on     a new node waits ENROLLING (serving no app) until its\n"
+         "                         node_attestation task is approved (default off)\n" JSONOPT,
          cmd_account_create},
         {"account list", "[--all] [--limit N] [--offset N] [--json]",
          "your accounts (--all: every account, administrators only)", JSONOPT, cmd_account_list},
         {"account show", "ID [--json]", "show an account", JSONOPT, cmd_account_show},
-        {"account update", "ID [--name N] [--description D] [--quorum N] [--tcb LIST]",
+        {"account update",
+         "ID [--name N] [--description D] [--quorum N] [--tcb LIST] [--node-approval on|off]",
          "change account settings (MANAGER)", JSONOPT, cmd_account_update},
         {"account test-only", "ID true|false --reason TEXT",
          "change the test-only mark (MANAGER; audited with the reason)", JSONOPT,

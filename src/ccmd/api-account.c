@@ -91,6 +91,7 @@ json_t *api_account_json(const struct store_account *a, enum store_role role)
 	              "approval_quorum", (json_int_t)a->approval_quorum, "accepted_tcb_statuses",
 	              tcb, "mrsigner", a->mrsigner, "created_at", api_user_time(a->created_at, c),
 	              "updated_at", api_user_time(a->updated_at, u));
+	json_object_set_new(o, "node_approval", json_boolean(a->node_approval));
 	if (role != STORE_ROLE_NONE)
 		json_object_set_new(o, "role", json_string(store_role_name(role)));
 	if (a->test_only)
@@ -156,6 +157,7 @@ void api_account_create(struct req *r)
 	snprintf(a.name, sizeof(a.name), "%s", name);
 	snprintf(a.description, sizeof(a.description), "%s", desc ? desc : "");
 	a.test_only = json_is_true(json_object_get(r->body, "test_only"));
+	a.node_approval = json_is_true(json_object_get(r->body, "node_approval"));
 	a.approval_quorum = q ? json_integer_value(q) : 1;
 	snprintf(a.accepted_tcb, sizeof(a.accepted_tcb), "UpToDate,SWHardeningNeeded");
 	if (tcb && !api_account_tcb(r, tcb, a.accepted_tcb, sizeof(a.accepted_tcb)))
@@ -248,6 +250,8 @@ void api_account_update(struct req *r)
 		snprintf(a.description, sizeof(a.description), "%s", json_string_value(v));
 	if ((v = json_object_get(r->body, "approval_quorum")) != NULL)
 		a.approval_quorum = json_integer_value(v);
+	if ((v = json_object_get(r->body, "node_approval")) != NULL)
+		a.node_approval = json_is_true(v);
 	if ((v = json_object_get(r->body, "accepted_tcb_statuses")) != NULL &&
 	    !api_account_tcb(r, v, a.accepted_tcb, sizeof(a.accepted_tcb)))
 		return;

@@ -235,12 +235,36 @@ static bool api_node_row(struct req *r, const struct store_join_token *t, struct
 	n->account_id = t->account_id;
 	snprintf(n->name, sizeof(n->name), "%s",
 	         json_string_value(json_object_get(r->body, "name")));
-	snprintf(n->state, sizeof(n->state), "ACTIVE");
+	/* An account that approves its nodes keeps a new one ENROLLING (it
+	 * may heartbeat, never serve apps) until a node_attestation task
+	 * closes. */
+	snprintf(n->state, sizeof(n->state), "%s",
+	         r->account.node_approval ? "ENROLLING" : "ACTIVE");
 	snprintf(n->labels, sizeof(n->labels), "%s", t->labels);
 	snprintf(n->load, sizeof(n->load), "null");
 	n->token_id = t->id;
 	n->created_at = n->last_seen = (int64_t)time(NULL);
 	return true;
+}
+
+/* The approval a node of a node_approval account waits for; approvers
+ * read the node's evidence summary in `node show` (its attestation). */
+static ccm_code api_node_task(struct req *r, const struct store_node *n, int64_t *id,
+                              struct ccm_error *err)
+{
+	struct store_task t;
+	ccm_code rc;
+
+	memset(&t, 0, sizeof(t));
+	t.account_id = n->account_id;
+	snprintf(t.type, sizeof(t.type), "node_attestation");
+	snprintf(t.status, sizeof(t.status), "PENDING");
+	t.node_id = n->id;
+	snprintf(t.domains, sizeof(t.domains), "[]");
+	t.created_at = n->created_at;
+	rc = store_task_create(r->d->store, &t, err);
+	*id = t.id;
+	return rc;
 }
 
 void api_node_enroll(struct req *r)
@@ -252,6 +276,7 @@ void api_node_enroll(struct req *r)
 	X509_REQ *csr = NULL;
 	uint8_t spki[32];
 	json_t *o = NULL, *node;
+	int64_t task = 0;
 	char id[24];
 
 	if (n == NULL || !api_node_join_token(r, &t))
@@ -272,11 +297,14 @@ void api_node_enroll(struct req *r)
 	if (!api_node_evidence(r, spki, n->attestation, sizeof(n->attestation)))
 		goto out;
 	if (store_join_token_use(r->d->store, t.id, &err) != CCM_OK ||
-	    store_node_create(r->d->store, n, &err) != CCM_OK) {
+	    store_node_create(r->d->store, n, &err) != CCM_OK ||
+	    (r->account.node_approval && api_node_task(r, n, &task, &err) != CCM_OK)) {
 		server_fail(r, &err);
 		goto out;
 	}
 	o = json_object();
+	if (task != 0)
+		json_object_set_new(o, "task_id", json_integer(task));
 	if (!api_nodechan_issue_node(r, csr, n, o))
 		goto out;
 	node = api_node_json(n);

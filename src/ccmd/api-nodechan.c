@@ -260,10 +260,12 @@ void api_nodechan_status(struct req *r)
 	}
 	if (apps && !api_nodechan_apps(r, apps, now))
 		return;
-	server_reply(r, 200,
-	             json_pack("{s:i,s:I,s:s}", "interval_s", r->d->cfg.node_interval,
-	                       "renew_before_s", (json_int_t)r->d->cfg.node_cert_days * 86400 / 3,
-	                       "state", "ACTIVE"));
+	server_reply(
+	        r, 200,
+	        json_pack("{s:i,s:I,s:s}", "interval_s", r->d->cfg.node_interval, "renew_before_s",
+	                  (json_int_t)r->d->cfg.node_cert_days * 86400 / 3,
+	                  "state", /* this heartbeat just made an UNREACHABLE node ACTIVE */
+	                  strcmp(r->node.state, "UNREACHABLE") == 0 ? "ACTIVE" : r->node.state));
 }
 
 /* ---- app config for the runtime ------------------------------------------------- */

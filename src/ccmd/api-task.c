@@ -51,6 +51,8 @@ static json_t *api_task_json(struct req *r, const struct store_task *t, bool vot
 	              api_user_time(t->updated_at, u));
 	if (strcmp(t->type, "domain_whitelist") == 0)
 		json_object_set_new(o, "domains", api_app_parse(t->domains));
+	if (strcmp(t->type, "node_attestation") == 0)
+		json_object_set_new(o, "node_id", json_integer(t->node_id));
 	if (votes) {
 		v = json_array();
 		if (store_task_votes(r->d->store, t->id, api_task_vote_cb, v, &err) != CCM_OK) {
@@ -136,6 +138,31 @@ void api_task_show(struct req *r)
 	free(t);
 }
 
+/* An approved node goes from ENROLLING to ACTIVE; a denied one is
+ * DEACTIVATED (final: it must enroll again with a new token). A node
+ * deactivated meanwhile stays so. */
+static bool api_task_node(struct req *r, const struct store_task *t, bool approved, int64_t now)
+{
+	struct store_node *n = malloc(sizeof(*n));
+	struct ccm_error err;
+	bool ok = false;
+
+	if (n == NULL)
+		return server_error(r, 500, "internal", "out of memory");
+	if (store_node_get(r->d->store, r->account.id, t->node_id, n, &err) != CCM_OK) {
+		server_fail(r, &err);
+		goto out;
+	}
+	ok = true;
+	if (strcmp(n->state, "ENROLLING") == 0 &&
+	    store_node_set_state(r->d->store, n->id, approved ? "ACTIVE" : "DEACTIVATED", now,
+	                         &err) != CCM_OK)
+		ok = server_fail(r, &err);
+out:
+	free(n);
+	return ok;
+}
+
 /* The effect of closing a task, in the current transaction. */
 static bool api_task_effect(struct req *r, const struct store_task *t, bool approved, int64_t now)
 {
@@ -150,6 +177,8 @@ static bool api_task_effect(struct req *r, const struct store_task *t, bool appr
 			return server_fail(r, &err);
 		return true;
 	}
+	if (strcmp(t->type, "node_attestation") == 0)
+		return api_task_node(r, t, approved, now);
 	if (strcmp(t->type, "domain_whitelist") != 0)
 		return true;
 	if ((a = malloc(sizeof(*a))) == NULL)

@@ -135,6 +135,16 @@ fail:
 	return NULL;
 }
 
+bool durable_failed(struct durable *u)
+{
+	bool f;
+
+	pthread_mutex_lock(&u->lock);
+	f = u->failed;
+	pthread_mutex_unlock(&u->lock);
+	return f;
+}
+
 bool durable_wait(struct durable *u, void (*done)(void *arg, bool ok), void *arg)
 {
 	struct durable_waiter *w = malloc(sizeof(*w));

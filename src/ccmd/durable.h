@@ -22,6 +22,9 @@ struct durable *durable_new(struct event_base *base, struct store *s, struct ccm
  * commit is on disk (ok) or could not be made durable (!ok). False when
  * it cannot queue (then nothing will call done). */
 bool durable_wait(struct durable *u, void (*done)(void *arg, bool ok), void *arg);
+/* True once a sync has failed (sticky): writes must be refused before
+ * they run, not only their replies turned into errors. */
+bool durable_failed(struct durable *u);
 /* Final sync, then every waiter is called; stops the thread. */
 void durable_free(struct durable *u);
 

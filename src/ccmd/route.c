@@ -54,6 +54,7 @@ static const struct apijson_field body_account_create[] = {
         S("description", false, 0, 1024, NULL),
         B("test_only", false, "nodes may enroll without hardware attestation; fixed at creation"),
         I("approval_quorum", false, 1, 16, "approvals needed per task (default 1)"),
+        B("node_approval", false, "new nodes wait ENROLLING for a node_attestation task"),
         L("accepted_tcb_statuses", false, 1, 8, "default UpToDate, SWHardeningNeeded"),
         END,
 };
@@ -61,6 +62,7 @@ static const struct apijson_field body_account_update[] = {
         S("name", false, 1, 64, NULL),
         S("description", false, 0, 1024, NULL),
         I("approval_quorum", false, 1, 16, NULL),
+        B("node_approval", false, NULL),
         L("accepted_tcb_statuses", false, 1, 8, NULL),
         END,
 };

@@ -491,6 +491,12 @@ static void server_handle(struct evhttp_request *ev, void *arg)
 		             path_only ? "method not allowed on this path" : "no such route");
 	else if (q != NULL && evhttp_parse_query_str(q, &r->query) != 0)
 		server_error(r, 400, "bad_query", "malformed query string");
+	else if (strcmp(method, "GET") != 0 && d->durable != NULL && durable_failed(d->durable))
+		/* After a failed sync nothing more is written: a write that
+		 * committed but was answered 503 would invite a duplicate. */
+		server_error(r, 503, "unavailable",
+		             "the store could not make a change durable; writes are refused"
+		             " until ccmd restarts (see the ccmd log)");
 	else if (!server_checks(r)) {
 		if (strcmp(method, "GET") != 0 || r->status == 401 || r->status == 403 ||
 		    r->has_account || r->object[0])
@@ -498,9 +504,12 @@ static void server_handle(struct evhttp_request *ev, void *arg)
 	} else
 		server_run(r);
 	r->t0_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-	if (d->durable != NULL && store_commit_count(d->store) != commits &&
-	    durable_wait(d->durable, server_durable, r))
+	if (d->durable != NULL && store_commit_count(d->store) != commits) {
+		/* Not queued (out of memory): not known durable, so not a success. */
+		if (!durable_wait(d->durable, server_durable, r))
+			server_durable(r, false);
 		return;
+	}
 	server_finish(r);
 }
 

@@ -17,8 +17,14 @@ PY=/usr/bin/python3
 STATUS=""
 OUT="$T/out.json"
 
+# A test that starts more (agents, registries) defines pre_cleanup instead of
+# its own EXIT trap: a trap running anything before cleanup would hand
+# cleanup that command's status and turn a failed test into a pass.
 cleanup() {
 	local rc=$?
+	if declare -F pre_cleanup >/dev/null; then
+		pre_cleanup
+	fi
 	if [ -n "$CCMD_PID" ]; then
 		kill "$CCMD_PID" 2>/dev/null || true
 		wait "$CCMD_PID" 2>/dev/null || true

@@ -17,7 +17,7 @@ agent_stop() {
 		AGENT_PID=""
 	fi
 }
-trap 'agent_stop; cleanup' EXIT
+pre_cleanup() { agent_stop; }
 
 # agent_start [TOKEN]: on $APORT with keepalive 1 s (lapse 3 s).
 agent_start() {

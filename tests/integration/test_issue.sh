@@ -18,7 +18,7 @@ agent_stop() {
 		AGENT_PID=""
 	fi
 }
-trap 'agent_stop; cleanup' EXIT
+pre_cleanup() { agent_stop; }
 
 ccmd_start
 bootstrap_admin

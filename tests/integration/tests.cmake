@@ -13,6 +13,7 @@ ccm_shell_test(it_enroll_dcap integration/test_enroll_dcap.sh LABEL integration)
 ccm_shell_test(it_bad_objects integration/test_bad_objects.sh LABEL integration)
 ccm_shell_test(it_issue integration/test_issue.sh LABEL integration)
 ccm_shell_test(it_agent_apps integration/test_agent_apps.sh LABEL integration)
+ccm_shell_test(it_node_approval integration/test_node_approval.sh LABEL integration)
 ccm_shell_test(it_objects_cli integration/test_objects_cli.sh LABEL integration)
 ccm_shell_test(it_registry_creds integration/test_registry_creds.sh LABEL integration TIMEOUT 300)
 # Image conversion through ccmd against a loopback docker-registry (needs

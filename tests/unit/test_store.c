@@ -88,11 +88,11 @@ static void test_migrations(void **state)
 	struct fx *f = *state;
 	struct ccm_error err;
 
-	assert_int_equal(store_schema_version(f->s), 3);
+	assert_int_equal(store_schema_version(f->s), 4);
 	mkuser(f->s, "a@b");
 	store_close(f->s);
 	assert_int_equal(store_open(f->path, &f->s, &err), CCM_OK);
-	assert_int_equal(store_schema_version(f->s), 3);
+	assert_int_equal(store_schema_version(f->s), 4);
 	assert_int_equal(store_user_count(f->s), 1);
 }
 
