@@ -202,6 +202,37 @@ static void *pipe_scan(void *arg)
 
 /* ---- fetch and push threads ------------------------------------------- */
 
+/* A manifest may name one blob twice (empty layers often are). The second
+ * must not download into the same work file again: opening it truncates
+ * the file the first one's scanner or push may still be reading. It waits
+ * for the first to land and shares its checked file. True when layer i
+ * was handled so (landed, or the pipeline failed); false: download it. */
+static bool pipe_fetch_dup(struct image_pipeline *p, size_t i)
+{
+	const struct image_pipe *in = p->in;
+	struct pipe_slot *s = &p->slots[i], *first;
+	size_t j = 0;
+
+	while (j < i && strcmp(in->m->layers[j].digest, in->m->layers[i].digest) != 0)
+		j++;
+	if (j == i)
+		return false;
+	first = &p->slots[j];
+	pthread_mutex_lock(&p->mu);
+	while (!first->landed && !first->failed && !p->failed && !p->stop)
+		pipe_wait_locked(p);
+	if (first->landed) {
+		memcpy(in->layer_path[i], in->layer_path[j], sizeof(in->layer_path[i]));
+		s->have = s->size;
+		s->begun = s->landed = true;
+	} else {
+		s->failed = true;
+	}
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return true;
+}
+
 static void *pipe_fetch(void *arg)
 {
 	struct image_pipeline *p = arg;
@@ -224,6 +255,8 @@ static void *pipe_fetch(void *arg)
 			break;
 		}
 		s->started = true;
+		if (pipe_fetch_dup(p, i))
+			continue;
 		rc = ccm_oci_repo_get_blob_file_feed(in->src, d, in->work, in->layer_path[i],
 		                                     sizeof(in->layer_path[i]), &s->fetch_feed,
 		                                     &err);

@@ -50,7 +50,7 @@ def layer(entries, how="gzip"):
 
 
 def image(tag, layers, layer_type="application/vnd.oci.image.layer.v1.tar+gzip",
-          corrupt=False, platform=("linux", "amd64"), how="gzip"):
+          corrupt=False, platform=("linux", "amd64"), how="gzip", repeat_first=False):
     descs, diffs = [], []
     for entries in layers:
         gz, diff = layer(entries, how)
@@ -61,6 +61,9 @@ def image(tag, layers, layer_type="application/vnd.oci.image.layer.v1.tar+gzip",
             open(p, "wb").write(bytes(b))
         descs.append({"mediaType": layer_type, "digest": dg, "size": len(gz)})
         diffs.append(diff)
+    if repeat_first:  # one blob named twice, as empty layers often are
+        descs.append(descs[0])
+        diffs.append(diffs[0])
     cfg = json.dumps({"architecture": "amd64", "os": "linux",
                       "config": {"Cmd": ["/bin/sh"]},
                       "rootfs": {"type": "layers", "diff_ids": diffs}}).encode()
@@ -104,5 +107,6 @@ if shutil.which("zstd"):
           layer_type="application/vnd.oci.image.layer.v1.tar+zstd", how="zstd")
 image("late", [base, [("dev", "dir", None), ("dev/sda", "chr", None)], [("x", "file", "x")],
                [("y", "file", "y")]])
+image("twice", [base, [("x", "file", "x")]], repeat_first=True)
 image("plain", [base], layer_type="application/vnd.oci.image.layer.v1.tar", how="none")
 json.dump({"schemaVersion": 2, "manifests": index}, open(os.path.join(out, "index.json"), "w"))

@@ -315,6 +315,10 @@ f = json.load(open(sys.argv[1]))["files"]
 assert sorted(f) == ["/bin/sh", "/opq/new"], sorted(f)
 PY
 expect 0 '"files":1' $CONVERT --from oci:hostile:plain --to oci:plain-out:p --key key.pem --json
+# One blob named twice: downloaded once, scanned and pushed from one file.
+$SK copy -q --dest-tls-verify=false oci:hostile:twice docker://$REG/test/twice:1 >/dev/null
+expect 0 '"files":2' $CONVERT --from oci:hostile:twice --to oci:twice-out:t --key key.pem --json
+expect 0 '"files":2' $CONVERT --from $REG/test/twice:1 --to $REG/test/twice-enc:1 --key key.pem --json
 if command -v zstd >/dev/null; then
 	expect 0 '"files":2' $CONVERT --from oci:hostile:zstd --to oci:zstd-out:z --key key.pem --json
 fi
