@@ -17,6 +17,11 @@
 	" mrsigner, isvprodid, isvsvn, debug, mem_bytes, threads, status, revoked, conv_status,"   \
 	" conv_reason, bytes_done, bytes_total, created_at, updated_at, output_image"
 
+/* A conversion job may only write to a build that is being converted: a
+ * job queued by a request whose transaction then rolled back (a retry of a
+ * FAILED build, say) must not turn that build DONE behind its back. */
+#define BUILD_ACTIVE "conv_status IN ('QUEUED', 'PULLING', 'CONVERTING', 'PUSHING')"
+
 static void build_row(sqlite3_stmt *st, void *out)
 {
 	struct store_build *b = out;
@@ -139,7 +144,8 @@ ccm_code store_build_progress(struct store *s, int64_t id, const char *conv_stat
 
 	if (store_prepare(s,
 	                  "UPDATE builds SET conv_status = ?, conv_reason = ?, bytes_done = ?,"
-	                  " bytes_total = ?, updated_at = ? WHERE id = ? AND source = 'image'",
+	                  " bytes_total = ?, updated_at = ? WHERE id = ? AND source = 'image'"
+	                  " AND " BUILD_ACTIVE,
 	                  &st, "build progress", err) != CCM_OK)
 		return CCM_E_INTERNAL;
 	store_bind_text(st, 1, conv_status);
@@ -181,7 +187,7 @@ ccm_code store_build_converted(struct store *s, const struct store_build *b, int
 	                  " isvprodid = ?, isvsvn = ?, debug = ?, mem_bytes = ?, threads = ?,"
 	                  " conv_status = 'DONE', conv_reason = '', bytes_done = bytes_total,"
 	                  " updated_at = ? WHERE id = ? AND account_id = ? AND source = 'image'"
-	                  " AND mrenclave IS NULL",
+	                  " AND mrenclave IS NULL AND " BUILD_ACTIVE,
 	                  &st, "build converted", err) != CCM_OK)
 		return CCM_E_INTERNAL;
 	store_bind_text(st, 1, b->image_digest);

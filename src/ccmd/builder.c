@@ -68,6 +68,10 @@ static void builder_progress_tx(struct ccmd *d, const struct builder_ctx *c, con
 	if (store_build_progress(d->store, c->build_id, status, reason, (int64_t)done,
 	                         (int64_t)total, (int64_t)time(NULL), &err) != CCM_OK) {
 		store_rollback(d->store);
+		if (err.code == CCM_E_NOTFOUND) /* no longer converting: not ours to write */
+			ccm_fail(&err, CCM_E_NOTFOUND,
+			         "build %" PRId64 " is not being converted; job update dropped",
+			         c->build_id);
 		log_error("build progress", &err);
 		return;
 	}

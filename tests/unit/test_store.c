@@ -323,6 +323,9 @@ static void test_builds_tokens(void **state)
 	memset(b.mrsigner, 'b', 64);
 	assert_int_equal(store_build_converted(f->s, &b, 3, &task, &err), CCM_OK);
 	assert_int_equal(store_build_converted(f->s, &b, 4, &task, &err), CCM_E_NOTFOUND);
+	/* A finished build takes no more progress from a stray job. */
+	assert_int_equal(store_build_progress(f->s, b.id, "PULLING", "", 1, 10, 5, &err),
+	                 CCM_E_NOTFOUND);
 	assert_int_equal(store_build_get(f->s, acc, b.id, &got, &err), CCM_OK);
 	assert_string_equal(got.conv_status, "DONE");
 	assert_string_equal(got.output_image, "reg:5000/out:t1");
