@@ -22,6 +22,7 @@
 #include "ccm/sgx.h"
 #include "ca-cache.h"
 #include "ccmd.h"
+#include "keypool.h"
 #include "pki/pki.h"
 
 static const char *const api_account_tcb_known[] = {
@@ -121,7 +122,7 @@ static ccm_code api_account_keys(struct req *r, struct store_account *a, char **
 	if (rc == CCM_OK)
 		rc = bootstrap_seal(r->d, "account:ca", cakey, ca_sealed, ca_len, err);
 	if (rc == CCM_OK)
-		rc = ccm_sgx_keygen(&sk, err);
+		rc = keypool_take(r->d->keypool, &sk, err);
 	if (rc == CCM_OK && (!EVP_PKEY_get_bn_param(sk, OSSL_PKEY_PARAM_RSA_N, &n) ||
 	                     BN_bn2lebinpad(n, mod, sizeof(mod)) != (int)sizeof(mod)))
 		rc = ccm_fail(err, CCM_E_CRYPTO, "cannot read the signing key modulus");

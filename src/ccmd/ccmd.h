@@ -65,6 +65,7 @@ struct ccmd_config {
 struct auth_limiter;
 struct durable;
 struct ca_cache;
+struct keypool;
 struct ccm_quote_verifier;
 struct ccm_quote_collateral;
 
@@ -84,6 +85,7 @@ struct ccmd {
 	struct worker *worker;     /* image conversions (worker.c) */
 	struct durable *durable;   /* group commit: replies wait for the sync (durable.c) */
 	struct ca_cache *ca_cache; /* unsealed account CA keys (ca-cache.c) */
+	struct keypool *keypool;   /* account signing keys made ahead (keypool.c) */
 	struct apijson_limits json_limits;
 	char dummy_hash[STORE_HASH_MAX]; /* Argon2id of a random password */
 	time_t started;

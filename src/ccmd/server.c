@@ -42,6 +42,7 @@
 #include "ca-cache.h"
 #include "ccmd.h"
 #include "durable.h"
+#include "keypool.h"
 #include "worker.h"
 #include "util/util.h"
 
@@ -624,6 +625,8 @@ ccm_code server_start(struct ccmd *d, struct ccm_error *err)
 		return ccm_fail(err, CCM_E_NOMEM, "cannot start the conversion worker");
 	/* Group commit; without it (no WAL file to sync) every commit syncs. */
 	d->ca_cache = ca_cache_new(); /* NULL: every issuance unseals the key again */
+	if (!d->cfg.check)            /* NULL: account creation makes its key in the request */
+		d->keypool = keypool_new(2);
 	d->durable = durable_new(d->base, d->store, &derr);
 	if (d->durable == NULL)
 		log_error("group commit unavailable, each commit waits for the disk", &derr);
@@ -639,6 +642,8 @@ void server_stop(struct ccmd *d)
 	d->durable = NULL;
 	ca_cache_free(d->ca_cache);
 	d->ca_cache = NULL;
+	keypool_free(d->keypool);
+	d->keypool = NULL;
 	if (d->ev_term)
 		event_free(d->ev_term);
 	if (d->ev_int)
