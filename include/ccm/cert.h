@@ -51,6 +51,14 @@ extern "C" {
 ccm_code ccm_csr_parse(const char *pem, size_t len, X509_REQ **out, uint8_t spki_sha256[32],
                        struct ccm_error *err);
 
+/* The same checks and refusals as ccm_csr_parse, for issuance: a CSR with an
+ * EC P-256/P-384 key signed with ECDSA is checked without OpenSSL 3.0's
+ * key decoder (lib/cert/csr-key.c), and *out then holds only the key
+ * (X509_REQ_get0_pubkey is NULL): fit for ccm_cert_issue_app/_node,
+ * nothing else. Other CSRs are parsed by ccm_csr_parse. */
+ccm_code ccm_csr_parse_key(const char *pem, size_t len, X509_REQ **out, uint8_t spki_sha256[32],
+                           struct ccm_error *err);
+
 /* "CN=web,O=Example,C=DE": attributes CN, O, OU, C, ST, L; no escapes. */
 ccm_code ccm_subject_parse(const char *s, X509_NAME **out, struct ccm_error *err);
 

@@ -439,7 +439,11 @@ ccm_code ccm_cert_issue_app(X509 *ca, EVP_PKEY *ca_key, X509_REQ *csr, const str
 	char uri[160];
 	X509 *x = NULL;
 	ccm_code rc;
-	bool rsa = EVP_PKEY_is_a(X509_REQ_get0_pubkey(csr), "RSA");
+	ASN1_OBJECT *alg = NULL;
+	/* From the key's algorithm, not its parsed form: a request from
+	 * ccm_csr_parse_key holds no parsed key. */
+	bool rsa = X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL, X509_REQ_get_X509_PUBKEY(csr)) &&
+	           OBJ_obj2nid(alg) == NID_rsaEncryption;
 
 	for (size_t i = 0; i < p->n_dns_names; i++)
 		if ((rc = ccm_dns_name_validate(p->dns_names[i], true, err)) != CCM_OK)

@@ -159,8 +159,8 @@ static const char *const store_migrations[] = {
         "ALTER TABLE builds ADD COLUMN output_image TEXT NOT NULL DEFAULT '';",
         /* 4: accounts that approve each node before it may serve apps, and
          * the node a node_attestation task is about */
-        "ALTER TABLE accounts ADD COLUMN node_approval INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE tasks ADD COLUMN node_id INTEGER NOT NULL DEFAULT 0;",
+        ("ALTER TABLE accounts ADD COLUMN node_approval INTEGER NOT NULL DEFAULT 0;"
+         "ALTER TABLE tasks ADD COLUMN node_id INTEGER NOT NULL DEFAULT 0;"),
 };
 #define STORE_NMIGRATIONS ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
 

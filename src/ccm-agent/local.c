@@ -23,6 +23,7 @@
 #include "agent.h"
 #include "api/apijson.h"
 #include "ccm/attest.h"
+#include "ccm/cert.h"
 #include "pki/pki.h"
 #include "util/util.h"
 
@@ -85,39 +86,14 @@ static const struct apijson_field attest_fields[] = {
         {NULL, 0, false, 0, 0, NULL},
 };
 
-/* SPKI of a PEM CSR whose self-signature verifies. */
+/* SPKI hash of a PEM CSR that ccm_csr_parse_key accepts (self-signature,
+ * key strength; without OpenSSL 3.0's key decoder for EC keys). */
 static ccm_code csr_spki(const char *pem, uint8_t digest[32], struct ccm_error *err)
 {
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
-	unsigned char *der = NULL;
-	EVP_PKEY *pk;
-	int n = -1;
-	ccm_code rc = CCM_OK;
+	X509_REQ *req = NULL;
+	ccm_code rc = ccm_csr_parse_key(pem, strlen(pem), &req, digest, err);
 
-	if (req == NULL) {
-		rc = ccm_fail(err, CCM_E_INPUT, "csr: not a PEM certificate request");
-		goto fail;
-	}
-	pk = X509_REQ_get0_pubkey(req);
-	if (pk == NULL || X509_REQ_verify(req, pk) != 1) {
-		rc = ccm_fail(err, CCM_E_INPUT, "csr: its self-signature does not verify");
-		goto fail;
-	}
-	/* The SPKI as the CSR carries it: no re-encoding (OpenSSL 3's encoder
-	 * costs more than the signature check above). */
-	n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &der);
-	if (n <= 0) {
-		rc = ccm_fail(err, CCM_E_CRYPTO, "csr: cannot encode its public key");
-		goto fail;
-	}
-	uint8_t rd[64];
-	ccm_report_data_for_spki(der, (size_t)n, NULL, rd);
-	memcpy(digest, rd, 32);
-fail:
-	OPENSSL_free(der);
 	X509_REQ_free(req);
-	BIO_free(bio);
 	return rc;
 }
 
@@ -359,11 +335,16 @@ static void config_run(struct agent_job *j, struct mgr_conn *c)
  * (at most 2^53, no leading zero), -1 when the path is another one. */
 static int64_t app_config_id(const char *path)
 {
-	const char *p = path + strlen("/v1/apps/");
-	size_t n = strcspn(p, "/");
+	const char *p;
+	size_t n;
 	int64_t v = 0;
 
-	if (strncmp(path, "/v1/apps/", strlen("/v1/apps/")) != 0 || strcmp(p + n, "/config") != 0)
+	/* The prefix first: a shorter path must not be read past its end. */
+	if (strncmp(path, "/v1/apps/", strlen("/v1/apps/")) != 0)
+		return -1;
+	p = path + strlen("/v1/apps/");
+	n = strcspn(p, "/");
+	if (strcmp(p + n, "/config") != 0)
 		return -1;
 	if (n == 0 || n > 16 || p[0] == '0')
 		return 0;
@@ -408,6 +389,10 @@ static void on_instances(struct evhttp_request *req, struct agent *a)
 		reply = instance_list(a);
 		reply_json(req, 200, reply);
 		json_decref(reply);
+		return;
+	}
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		reply_error(req, 405, "method_not_allowed", "use GET or POST");
 		return;
 	}
 	if ((body = read_body(req, instance_fields, &r)) == NULL) {

@@ -276,7 +276,7 @@ void api_cert_issue(struct req *r)
 		server_error(r, 500, "internal", "out of memory");
 		return;
 	}
-	if (ccm_csr_parse(pem, strlen(pem), &c->csr, c->in.spki_sha256, &err) != CCM_OK) {
+	if (ccm_csr_parse_key(pem, strlen(pem), &c->csr, c->in.spki_sha256, &err) != CCM_OK) {
 		server_error(r, 400, "invalid_csr", "csr: %s", err.msg);
 		goto out;
 	}

@@ -22,7 +22,7 @@
 static X509 *ca;
 static EVP_PKEY *ca_key;
 
-static char *csr_pem(EVP_PKEY *k)
+static char *csr_pem_md(EVP_PKEY *k, const EVP_MD *md)
 {
 	X509_REQ *r = X509_REQ_new();
 	BIO *b = BIO_new(BIO_s_mem());
@@ -32,13 +32,18 @@ static char *csr_pem(EVP_PKEY *k)
 	X509_REQ_set_pubkey(r, k);
 	X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(r), "CN", MBSTRING_ASC,
 	                           (const unsigned char *)"req", -1, -1, 0);
-	X509_REQ_sign(r, k, EVP_PKEY_is_a(k, "ED25519") ? NULL : EVP_sha256());
+	X509_REQ_sign(r, k, md);
 	PEM_write_bio_X509_REQ(b, r);
 	n = BIO_get_mem_data(b, &data);
 	out = strndup(data, (size_t)n);
 	BIO_free(b);
 	X509_REQ_free(r);
 	return out;
+}
+
+static char *csr_pem(EVP_PKEY *k)
+{
+	return csr_pem_md(k, EVP_PKEY_is_a(k, "ED25519") ? NULL : EVP_sha256());
 }
 
 static int setup(void **state)
@@ -100,6 +105,151 @@ static void test_csr(void **state)
 	expect_csr_fail(EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), "not supported");
 	assert_int_equal(ccm_csr_parse("junk", 4, &r, h, &err), CCM_E_INPUT);
 	assert_int_equal(ccm_csr_parse("junk", 20000, &r, h, &err), CCM_E_LIMIT);
+}
+
+/* ccm_csr_parse_key accepts what ccm_csr_parse accepts, with the same
+ * SPKI hash, and a certificate issued from its request carries the key. */
+static void csr_key_same(EVP_PKEY *k, const EVP_MD *md, bool fast)
+{
+	struct ccm_cert_app p = {.account_id = 1, .app_id = 2, .build_id = 3, .days = 1};
+	struct ccm_error err;
+	X509_REQ *r = NULL, *r2 = NULL;
+	X509 *x = NULL, *y;
+	uint8_t h[32], h2[32];
+	unsigned char *der;
+	const unsigned char *q;
+	int n;
+	char *pem = csr_pem_md(k, md);
+
+	assert_int_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
+	assert_int_equal(ccm_csr_parse_key(pem, strlen(pem), &r2, h2, &err), CCM_OK);
+	assert_memory_equal(h, h2, 32);
+	/* The fast path's request holds only the key, unparsed. */
+	assert_true((X509_REQ_get0_pubkey(r2) == NULL) == fast);
+	assert_int_equal(ccm_cert_issue_app(ca, ca_key, r2, &p, &x, &err), CCM_OK);
+	/* Read back from DER (the issued X509 holds the key unparsed). */
+	der = NULL;
+	n = i2d_X509(x, &der);
+	q = der;
+	y = d2i_X509(NULL, &q, n);
+	assert_non_null(y);
+	assert_int_equal(X509_verify(y, ca_key), 1);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(y), k), 1);
+	OPENSSL_free(der);
+	X509_free(y);
+	X509_free(x);
+	X509_REQ_free(r);
+	X509_REQ_free(r2);
+	free(pem);
+	EVP_PKEY_free(k);
+}
+
+/* Both parsers refuse, with the same code and message. */
+static void csr_key_refuse(const char *pem, size_t len)
+{
+	struct ccm_error e1, e2;
+	X509_REQ *r = NULL;
+	uint8_t h[32];
+	ccm_code c1 = ccm_csr_parse(pem, len, &r, h, &e1);
+	ccm_code c2 = ccm_csr_parse_key(pem, len, &r, h, &e2);
+
+	assert_int_not_equal(c1, CCM_OK);
+	assert_int_equal(c1, c2);
+	assert_string_equal(e1.msg, e2.msg);
+}
+
+static void csr_key_refuse_key(EVP_PKEY *k)
+{
+	char *pem = csr_pem(k);
+
+	csr_key_refuse(pem, strlen(pem));
+	free(pem);
+	EVP_PKEY_free(k);
+}
+
+/* Both parsers give the same answer for der as a PEM request. */
+static void csr_key_agree(const unsigned char *der, long len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	struct ccm_error e1, e2;
+	X509_REQ *r1 = NULL, *r2 = NULL;
+	uint8_t h1[32], h2[32];
+	char *pem;
+	long n;
+
+	PEM_write_bio(b, PEM_STRING_X509_REQ, "", der, len);
+	n = BIO_get_mem_data(b, &pem);
+	ccm_code c1 = ccm_csr_parse(pem, (size_t)n, &r1, h1, &e1);
+	ccm_code c2 = ccm_csr_parse_key(pem, (size_t)n, &r2, h2, &e2);
+	assert_int_equal(c1, c2);
+	if (c1 == CCM_OK)
+		assert_memory_equal(h1, h2, 32);
+	else
+		assert_string_equal(e1.msg, e2.msg);
+	X509_REQ_free(r1);
+	X509_REQ_free(r2);
+	BIO_free(b);
+}
+
+/* Every byte of a P-256 request flipped three ways, every truncation, and
+ * trailing bytes: the fast path never accepts what ccm_csr_parse refuses. */
+static void test_csr_key_mutations(void **state)
+{
+	static const unsigned char masks[] = {0x01, 0x80, 0xff};
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	X509_REQ *r = X509_REQ_new();
+	unsigned char *der = NULL, *m;
+	int n;
+
+	(void)state;
+	X509_REQ_set_pubkey(r, k);
+	X509_REQ_sign(r, k, EVP_sha384());
+	n = i2d_X509_REQ(r, &der);
+	m = malloc((size_t)n + 1);
+	for (int i = 0; i < n; i++)
+		for (size_t j = 0; j < sizeof(masks); j++) {
+			memcpy(m, der, (size_t)n);
+			m[i] ^= masks[j];
+			csr_key_agree(m, n);
+		}
+	for (int i = 1; i < n; i++)
+		csr_key_agree(der, i);
+	memcpy(m, der, (size_t)n);
+	m[n] = 0;
+	csr_key_agree(m, n + 1);
+	csr_key_agree(der, n);
+	free(m);
+	OPENSSL_free(der);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+}
+
+static void test_csr_key(void **state)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	char *pem = csr_pem(k), *p;
+
+	(void)state;
+	csr_key_same(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), EVP_sha256(), true);
+	csr_key_same(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), EVP_sha512(), true);
+	csr_key_same(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"), EVP_sha384(), true);
+	csr_key_same(EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), EVP_sha256(), false);
+	/* A changed byte in the body, then in the signature (end of the PEM). */
+	p = strstr(pem, "\n") + 30;
+	*p = *p == 'A' ? 'B' : 'A';
+	csr_key_refuse(pem, strlen(pem));
+	*p = *p == 'A' ? 'B' : 'A';
+	p = strstr(pem, "\n-----END") - 8;
+	*p = *p == 'A' ? 'B' : 'A';
+	csr_key_refuse(pem, strlen(pem));
+	free(pem);
+	EVP_PKEY_free(k);
+	csr_key_refuse_key(EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024));
+	csr_key_refuse_key(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp521r1"));
+	csr_key_refuse_key(EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"));
+	csr_key_refuse("junk", 4);
+	csr_key_refuse("junk", 0);
+	csr_key_refuse("junk", 20000);
 }
 
 static bool has_eku(X509 *x, int nid)
@@ -335,9 +485,13 @@ static void test_crl(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_csr),      cmocka_unit_test(test_node),
-	        cmocka_unit_test(test_key_copy), cmocka_unit_test(test_app),
+	        cmocka_unit_test(test_csr),
+	        cmocka_unit_test(test_node),
+	        cmocka_unit_test(test_key_copy),
+	        cmocka_unit_test(test_app),
 	        cmocka_unit_test(test_crl),
+	        cmocka_unit_test(test_csr_key),
+	        cmocka_unit_test(test_csr_key_mutations),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
