@@ -108,23 +108,6 @@ static json_t *api_registry_json(const struct store_registry *g)
 	                 api_user_time(g->updated_at, u));
 }
 
-/* Wipe the request's copies of a secret: the JSON string and the body. */
-static void api_registry_wipe(struct req *r)
-{
-	static const char *const fields[] = {"password", "token"};
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
-	size_t len = evbuffer_get_length(in);
-	unsigned char *p = len ? evbuffer_pullup(in, -1) : NULL;
-
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		json_t *v = json_object_get(r->body, fields[i]);
-		if (json_is_string(v))
-			OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
-	}
-	if (p != NULL)
-		OPENSSL_cleanse(p, len);
-}
-
 /* Printable ASCII; a user name has no ':' (Basic splits on it), a token no
  * space (it goes into a header as is). */
 static bool api_registry_chars(const char *s, const char *banned)
@@ -208,7 +191,6 @@ void api_registry_add(struct req *r)
 		g.created_at = (int64_t)time(NULL);
 		api_registry_put(r, &g, pw ? pw : tok);
 	}
-	api_registry_wipe(r);
 }
 
 static ccm_code api_registry_cb(void *ctx, const struct store_registry *g)

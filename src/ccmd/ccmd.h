@@ -107,6 +107,7 @@ enum route_access {
 #define ROUTE_ACCOUNT 0x01u  /* path {id} is an account id */
 #define ROUTE_PWCHANGE 0x02u /* allowed while a password change is forced */
 #define ROUTE_NOAUDIT 0x04u  /* success is not audited (heartbeats); refusals are */
+#define ROUTE_SECRET 0x08u   /* body or reply holds a secret: wiped, refused or not */
 
 struct req;
 

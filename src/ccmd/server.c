@@ -208,6 +208,8 @@ static void server_send(struct req *r, int64_t t0_us)
 		evhttp_add_header(h, "Content-Type", "application/json");
 		if (s)
 			evbuffer_add(buf, s, strlen(s));
+		if (s && r->route != NULL && (r->route->flags & ROUTE_SECRET))
+			OPENSSL_cleanse(s, strlen(s)); /* a token being handed out */
 		free(s);
 	}
 	evhttp_add_header(h, "Cache-Control", "no-store");
@@ -437,12 +439,53 @@ static const char *server_method(struct evhttp_request *ev)
 }
 
 /* Send the reply and free the request. */
+/* Top-level strings of a body or reply (passwords, tokens) before free. */
+static void server_wipe_strings(json_t *o)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(o, k, v)
+	{
+		if (json_is_string(v))
+			OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+	}
+}
+
+/* A secret route's received bytes and parsed body, whether the handler
+ * ran or the request was refused before it (schema, size, auth); before
+ * the reply is sent, which frees the request. The reply's copies are
+ * wiped after sending; buffers inside libevent and OpenSSL are not reached. */
+static void server_wipe_input(struct req *r)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+	size_t len = in ? evbuffer_get_length(in) : 0;
+	unsigned char *p = len ? evbuffer_pullup(in, -1) : NULL;
+
+	if (p != NULL)
+		OPENSSL_cleanse(p, len);
+	server_wipe_strings(r->body);
+}
+
+static bool server_secret(const struct req *r)
+{
+	return r->route != NULL && (r->route->flags & ROUTE_SECRET) != 0;
+}
+
 static void server_finish(struct req *r)
 {
+	bool secret = server_secret(r);
+
+	if (secret)
+		server_wipe_input(r);
 	server_send(r, r->t0_us);
 	evhttp_clear_headers(&r->query);
+	if (secret)
+		server_wipe_strings(r->resp);
 	json_decref(r->body);
 	json_decref(r->resp);
+	if (r->resp_text != NULL && secret)
+		OPENSSL_cleanse(r->resp_text, strlen(r->resp_text));
 	free(r->resp_text);
 	OPENSSL_cleanse(r, sizeof(*r));
 	free(r);
