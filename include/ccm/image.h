@@ -25,10 +25,13 @@
 extern "C" {
 #endif
 
-#define CCM_IMAGE_FORMAT "ccm-image-manifest/1"
+#define CCM_IMAGE_FORMAT "ccm-image-manifest/2"
 #define CCM_IMAGE_MAX_MANIFEST (16u << 20) /* manifest.json bytes */
 #define CCM_IMAGE_MAX_RUNTIME (64u << 20)  /* runtime ELF bytes */
 #define CCM_IMAGE_MAX_FILES 200000u        /* protected files */
+#define CCM_IMAGE_MAX_LINKS 200000u        /* protected symlinks */
+#define CCM_IMAGE_MAX_TREE 2000000u        /* entries the runtime walks */
+#define CCM_IMAGE_MAX_TREE_DEPTH 128u      /* directory levels it walks */
 #define CCM_IMAGE_MIN_MEM ((uint64_t)1 << 20)
 #define CCM_IMAGE_MAX_MEM ((uint64_t)64 << 30)
 #define CCM_IMAGE_MAX_THREADS 512u
@@ -73,7 +76,7 @@ struct ccm_image_manifest {
 	uint64_t mem;
 	uint32_t threads;
 	uint16_t isvprodid, isvsvn;
-	json_t *entrypoint, *cmd, *env, *files, *rw_dirs; /* borrowed from root */
+	json_t *entrypoint, *cmd, *env, *files, *links, *rw_dirs; /* borrowed from root */
 	const char *workdir, *user;
 };
 
@@ -87,10 +90,26 @@ ccm_code ccm_image_manifest_parse(const uint8_t *buf, size_t len, struct ccm_ima
                                   struct ccm_error *err);
 void ccm_image_manifest_free(struct ccm_image_manifest *m);
 
+/* True for the files container engines create or bind-mount in every
+ * container (/etc/hosts, /.dockerenv, ...): the converter lists none of
+ * them and the runtime's tree check skips them, by this one list. */
+bool ccm_image_engine_file(const char *path);
+
 /* Check every protected file under root ("/" in the container) against
  * the manifest; the error names the first file that differs. */
 ccm_code ccm_image_verify_files(const struct ccm_image_manifest *m, const char *root,
                                 uint64_t *checked, struct ccm_error *err);
+
+/* Walk root without following symlinks and refuse any regular file,
+ * symlink or special file the manifest does not list, and any listed
+ * symlink whose target changed or that is gone; the error names the first
+ * such path in byte order. Skipped: the rw_dirs, the three files of
+ * /opt/ccm, ccm_image_engine_file() paths, the n_skip exact paths in skip
+ * (the runtime's own outputs) and directories on another filesystem than
+ * root (mount points). *seen counts the entries looked at. */
+ccm_code ccm_image_verify_tree(const struct ccm_image_manifest *m, const char *root,
+                               const char *const *skip, size_t n_skip, uint64_t *seen,
+                               struct ccm_error *err);
 
 /* ---- layer walker (converter) ---------------------------------------- */
 
@@ -123,6 +142,12 @@ typedef ccm_code (*ccm_image_fs_visit)(void *ctx, const char *path, const uint8_
                                        uint64_t size, bool is_protected, struct ccm_error *err);
 ccm_code ccm_image_fs_walk(const struct ccm_image_fs *fs, ccm_image_fs_visit visit, void *ctx,
                            struct ccm_error *err);
+/* Symlinks of the final view in sorted path order, with their targets;
+ * in_rw when the link is under a read-write directory. */
+typedef ccm_code (*ccm_image_fs_link_visit)(void *ctx, const char *path, const char *target,
+                                            bool in_rw, struct ccm_error *err);
+ccm_code ccm_image_fs_walk_links(const struct ccm_image_fs *fs, ccm_image_fs_link_visit visit,
+                                 void *ctx, struct ccm_error *err);
 /* True when path ("/a/b") exists in the view. */
 bool ccm_image_fs_exists(const struct ccm_image_fs *fs, const char *path);
 

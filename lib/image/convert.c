@@ -20,8 +20,6 @@
 #include "image-int.h"
 
 static const char *const default_rw[] = {"/dev", "/proc", "/sys"};
-/* Files container engines bind-mount over the image's own copies. */
-static const char *const engine_files[] = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf"};
 
 struct conv {
 	const struct ccm_image_convert_opts *o;
@@ -37,7 +35,7 @@ struct conv {
 	char work[1024];
 	char (*layer_path)[1200];
 	struct ccm_image_fs *fs;
-	json_t *files, *rw;
+	json_t *files, *links, *rw;
 	char *man;
 	size_t man_len;
 	uint8_t *runtime;
@@ -199,11 +197,9 @@ static ccm_code conv_file(void *ctx, const char *path, const uint8_t sha[32], ui
 	char hex[65];
 
 	(void)size;
-	if (!is_protected)
+	/* Engines put their own copy there (ccm_image_engine_file). */
+	if (!is_protected || ccm_image_engine_file(path))
 		return CCM_OK;
-	for (size_t i = 0; i < sizeof(engine_files) / sizeof(engine_files[0]); i++)
-		if (strcmp(path, engine_files[i]) == 0)
-			return CCM_OK;
 	if (json_object_size(c->files) >= CCM_IMAGE_MAX_FILES)
 		return ccm_fail(err, CCM_E_LIMIT, "more than %u protected files",
 		                CCM_IMAGE_MAX_FILES);
@@ -211,6 +207,25 @@ static ccm_code conv_file(void *ctx, const char *path, const uint8_t sha[32], ui
 	json_t *s = json_string(hex);
 	if (s == NULL || json_object_set_new(c->files, path, s) != 0)
 		return ccm_fail(err, CCM_E_INPUT, "file path '%.200s' is not UTF-8", path);
+	return CCM_OK;
+}
+
+/* Every symlink outside the read-write directories, with its target: the
+ * runtime refuses any symlink not listed so, or pointing elsewhere. */
+static ccm_code conv_link(void *ctx, const char *path, const char *target, bool in_rw,
+                          struct ccm_error *err)
+{
+	struct conv *c = ctx;
+	json_t *s;
+
+	if (in_rw || ccm_image_engine_file(path))
+		return CCM_OK;
+	if (json_object_size(c->links) >= CCM_IMAGE_MAX_LINKS)
+		return ccm_fail(err, CCM_E_LIMIT, "more than %u protected symlinks",
+		                CCM_IMAGE_MAX_LINKS);
+	s = json_string(target);
+	if (s == NULL || json_object_set_new(c->links, path, s) != 0)
+		return ccm_fail(err, CCM_E_INPUT, "symlink '%.200s' is not UTF-8", path);
 	return CCM_OK;
 }
 
@@ -263,17 +278,19 @@ static ccm_code conv_manifest(struct conv *c, struct ccm_error *err)
 	ccm_code rc;
 
 	c->files = json_object();
-	if (ccm_image_fs_walk(c->fs, conv_file, c, err) != CCM_OK)
+	c->links = json_object();
+	if (ccm_image_fs_walk(c->fs, conv_file, c, err) != CCM_OK ||
+	    ccm_image_fs_walk_links(c->fs, conv_link, c, err) != CCM_OK)
 		return err->code;
-	root = json_pack("{s:s,s:s,s:s,s:O,s:o,s:o,s:o,s:o,s:i,s:i,s:I,s:O,s:I,s:s,s:s,s:o}",
+	root = json_pack("{s:s,s:s,s:s,s:O,s:o,s:o,s:o,s:o,s:O,s:i,s:i,s:I,s:O,s:I,s:s,s:s,s:o}",
 	                 "format", CCM_IMAGE_FORMAT, "app_id", o->app_id ? o->app_id : "",
 	                 "account_id", o->account_id ? o->account_id : "", "certificate",
 	                 o->certificate ? o->certificate : json_null(), "entrypoint",
 	                 conv_array(o->entrypoint ? o->entrypoint : c->cfg.entrypoint), "cmd",
 	                 conv_array(o->cmd ? o->cmd : (o->entrypoint ? NULL : c->cfg.cmd)), "env",
-	                 conv_env(c), "files", c->files, "isvprodid", (int)o->isvprodid, "isvsvn",
-	                 (int)o->isvsvn, "mem", (json_int_t)o->mem, "rw_dirs", c->rw, "threads",
-	                 (json_int_t)o->threads, "workdir",
+	                 conv_env(c), "files", c->files, "links", c->links, "isvprodid",
+	                 (int)o->isvprodid, "isvsvn", (int)o->isvsvn, "mem", (json_int_t)o->mem,
+	                 "rw_dirs", c->rw, "threads", (json_int_t)o->threads, "workdir",
 	                 o->workdir ? o->workdir : c->cfg.workdir, "user",
 	                 o->user ? o->user : c->cfg.user, "exposed_ports", conv_ports(c));
 	if (root == NULL)
@@ -507,6 +524,7 @@ static void conv_cleanup(struct conv *c)
 	image_config_free(&c->cfg);
 	ccm_image_fs_free(c->fs);
 	json_decref(c->rw);
+	json_decref(c->links);
 	free(c->raw);
 	free(c->cfg_raw);
 	free(c->layer_path);

@@ -13,10 +13,23 @@
 
 #define CANON_FLAGS (JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII)
 
-static const char *const manifest_keys[] = {"account_id", "app_id",    "certificate",   "cmd",
-                                            "entrypoint", "env",       "exposed_ports", "files",
-                                            "format",     "isvprodid", "isvsvn",        "mem",
-                                            "rw_dirs",    "threads",   "user",          "workdir"};
+static const char *const manifest_keys[] = {
+        "account_id",    "app_id",  "certificate", "cmd",       "entrypoint", "env",
+        "exposed_ports", "files",   "format",      "isvprodid", "isvsvn",     "links",
+        "mem",           "rw_dirs", "threads",     "user",      "workdir"};
+
+/* Created or bind-mounted by Docker, Podman, Kubernetes in every
+ * container, whatever the image holds there: not listed, not walked. */
+static const char *const engine_files[] = {"/.dockerenv", "/etc/hostname", "/etc/hosts",
+                                           "/etc/resolv.conf", "/run/.containerenv"};
+
+bool ccm_image_engine_file(const char *path)
+{
+	for (size_t i = 0; i < sizeof(engine_files) / sizeof(engine_files[0]); i++)
+		if (strcmp(path, engine_files[i]) == 0)
+			return true;
+	return false;
+}
 
 ccm_code ccm_image_canonical(const json_t *v, char **out, size_t *len, struct ccm_error *err)
 {
@@ -44,6 +57,12 @@ static bool manifest_strings(const json_t *a, bool need_eq)
 	return true;
 }
 
+static bool manifest_path_ok(const char *path)
+{
+	return path[0] == '/' && strstr(path, "/../") == NULL && strstr(path, "//") == NULL &&
+	       strlen(path) <= 4096;
+}
+
 static bool manifest_files_ok(const json_t *files, const char **bad)
 {
 	const char *path;
@@ -55,8 +74,27 @@ static bool manifest_files_ok(const json_t *files, const char **bad)
 	{
 		const char *v = json_string_value(h);
 		*bad = path;
-		if (path[0] != '/' || strstr(path, "/../") != NULL || strstr(path, "//") != NULL ||
-		    v == NULL || strlen(v) != 64 || strspn(v, "0123456789abcdef") != 64)
+		if (!manifest_path_ok(path) || v == NULL || strlen(v) != 64 ||
+		    strspn(v, "0123456789abcdef") != 64)
+			return false;
+	}
+	return true;
+}
+
+/* Symlink targets: non-empty, no NUL, at most a path's length. */
+static bool manifest_links_ok(const json_t *links, const char **bad)
+{
+	const char *path;
+	json_t *t;
+
+	if (!json_is_object(links) || json_object_size(links) > CCM_IMAGE_MAX_LINKS)
+		return false;
+	json_object_foreach((json_t *)links, path, t)
+	{
+		const char *v = json_string_value(t);
+		*bad = path;
+		if (!manifest_path_ok(path) || v == NULL || v[0] == '\0' ||
+		    strlen(v) != json_string_length(t) || strlen(v) > 4096)
 			return false;
 	}
 	return true;
@@ -100,6 +138,7 @@ static ccm_code manifest_check(struct ccm_image_manifest *m, struct ccm_error *e
 	m->cmd = json_object_get(r, "cmd");
 	m->env = json_object_get(r, "env");
 	m->files = json_object_get(r, "files");
+	m->links = json_object_get(r, "links");
 	m->rw_dirs = json_object_get(r, "rw_dirs");
 	m->workdir = json_string_value(json_object_get(r, "workdir"));
 	m->user = json_string_value(json_object_get(r, "user"));
@@ -114,6 +153,8 @@ static ccm_code manifest_check(struct ccm_image_manifest *m, struct ccm_error *e
 		return ccm_fail(err, CCM_E_INPUT, "image manifest: no entrypoint and no cmd");
 	if (!manifest_files_ok(m->files, &bad))
 		return ccm_fail(err, CCM_E_INPUT, "image manifest: bad file entry \"%.200s\"", bad);
+	if (!manifest_links_ok(m->links, &bad))
+		return ccm_fail(err, CCM_E_INPUT, "image manifest: bad link entry \"%.200s\"", bad);
 	if (manifest_int(r, "mem", CCM_IMAGE_MIN_MEM, CCM_IMAGE_MAX_MEM, &m->mem, err) ||
 	    manifest_int(r, "threads", 1, CCM_IMAGE_MAX_THREADS, &v, err))
 		return err->code;

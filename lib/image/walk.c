@@ -399,8 +399,14 @@ ccm_code ccm_image_fs_apply(struct ccm_image_fs *fs, const struct ccm_image_scan
 	return rc;
 }
 
+struct walk_visitor {
+	ccm_image_fs_visit file;      /* regular files, or NULL */
+	ccm_image_fs_link_visit link; /* symlinks, or NULL */
+	void *ctx;
+};
+
 static ccm_code walk_visit(const struct ccm_image_fs *fs, const struct fs_node *d, char *path,
-                           size_t len, ccm_image_fs_visit visit, void *ctx, struct ccm_error *err)
+                           size_t len, const struct walk_visitor *v, struct ccm_error *err)
 {
 	for (size_t i = 0; i < d->nk; i++) {
 		const struct fs_node *k = d->kids[i];
@@ -409,18 +415,21 @@ static ccm_code walk_visit(const struct ccm_image_fs *fs, const struct fs_node *
 			return ccm_fail(err, CCM_E_LIMIT, "path too long");
 		path[len] = '/';
 		memcpy(path + len + 1, k->name, kl + 1);
-		if (k->type == N_REG &&
-		    visit(ctx, path, k->hash, k->size, k->hashed && !walk_is_rw(fs, path), err))
+		if (k->type == N_REG && v->file != NULL &&
+		    v->file(v->ctx, path, k->hash, k->size, k->hashed && !walk_is_rw(fs, path),
+		            err))
 			return err->code;
-		if (k->type == N_DIR &&
-		    walk_visit(fs, k, path, len + 1 + kl, visit, ctx, err) != CCM_OK)
+		if (k->type == N_LNK && v->link != NULL &&
+		    v->link(v->ctx, path, k->target, walk_is_rw(fs, path), err))
+			return err->code;
+		if (k->type == N_DIR && walk_visit(fs, k, path, len + 1 + kl, v, err) != CCM_OK)
 			return err->code;
 	}
 	return CCM_OK;
 }
 
-ccm_code ccm_image_fs_walk(const struct ccm_image_fs *fs, ccm_image_fs_visit visit, void *ctx,
-                           struct ccm_error *err)
+static ccm_code walk_run(const struct ccm_image_fs *fs, const struct walk_visitor *v,
+                         struct ccm_error *err)
 {
 	char *path = malloc(MAX_PATH + 300);
 	ccm_code rc;
@@ -428,9 +437,25 @@ ccm_code ccm_image_fs_walk(const struct ccm_image_fs *fs, ccm_image_fs_visit vis
 	if (path == NULL)
 		return ccm_fail(err, CCM_E_NOMEM, "out of memory");
 	path[0] = '\0';
-	rc = walk_visit(fs, &fs->root, path, 0, visit, ctx, err);
+	rc = walk_visit(fs, &fs->root, path, 0, v, err);
 	free(path);
 	return rc;
+}
+
+ccm_code ccm_image_fs_walk(const struct ccm_image_fs *fs, ccm_image_fs_visit visit, void *ctx,
+                           struct ccm_error *err)
+{
+	const struct walk_visitor v = {.file = visit, .ctx = ctx};
+
+	return walk_run(fs, &v, err);
+}
+
+ccm_code ccm_image_fs_walk_links(const struct ccm_image_fs *fs, ccm_image_fs_link_visit visit,
+                                 void *ctx, struct ccm_error *err)
+{
+	const struct walk_visitor v = {.link = visit, .ctx = ctx};
+
+	return walk_run(fs, &v, err);
 }
 
 bool ccm_image_fs_exists(const struct ccm_image_fs *fs, const char *path)

@@ -145,7 +145,12 @@ for dp, dn, fn in os.walk(root):
         p = os.path.join(dp, f)[len(root):]
         if os.path.isfile(root + p) and not os.path.islink(root + p) and not p.startswith(("/opt/ccm/", "/data/")):
             assert p in man["files"], "unlisted " + p
+    for f in fn + dn:
+        p = os.path.join(dp, f)[len(root):]
+        if os.path.islink(root + p) and not p.startswith("/data/"):
+            assert man["links"].get(p) == os.readlink(root + p), "symlink " + p
 assert n >= 3
+assert man["links"] == {"/bin/" + a: "busybox" for a in ("sh", "cat", "echo", "sha256sum", "id")}, man["links"]
 raw = open(os.path.join(root, "opt/ccm/manifest.json"), "rb").read()
 assert raw == json.dumps(man, sort_keys=True, separators=(",", ":")).encode()
 PY
@@ -153,8 +158,23 @@ PY
 # An independent implementation of the documented layout agrees.
 expect 0 "$MRE" python3 "$CCM_SRC/tests/cli/image-layout.py" "$TMP/out/rootfs"
 
-# The runtime on the unpacked root: starts the app, then refuses a change.
+# The runtime on the unpacked root: starts the app (what the app writes in
+# its read-write directory and empty directories do not matter), then
+# refuses a change, an added file, an added or changed symlink.
+mkdir -p out/rootfs/data/cache out/rootfs/var/empty-dir
+echo written-by-app > out/rootfs/data/cache/x
 expect 0 "app: hello-from-image env-ok" env CCM_ENCLAVE_ROOT=$TMP/out/rootfs $ENCLAVE
+rm -rf out4 && cp -a out out4
+echo /tmp/evil.so > out4/rootfs/etc/ld.so.preload
+expect 1 "unlisted file /etc/ld.so.preload: added after conversion" \
+	env CCM_ENCLAVE_ROOT=$TMP/out4/rootfs $ENCLAVE
+rm out4/rootfs/etc/ld.so.preload && ln -s /data/cache/x out4/rootfs/app/extra
+expect 1 "unlisted symlink /app/extra -> /data/cache/x: added after conversion" \
+	env CCM_ENCLAVE_ROOT=$TMP/out4/rootfs $ENCLAVE
+rm out4/rootfs/app/extra && ln -sfn /data/cache/x out4/rootfs/bin/cat
+expect 1 "symlink /bin/cat: target changed after conversion" \
+	env CCM_ENCLAVE_ROOT=$TMP/out4/rootfs $ENCLAVE
+rm -rf out4
 cp -a out out2
 echo tampered > out2/rootfs/etc/greeting
 expect 1 "file /etc/greeting: content differs from the signed manifest" \

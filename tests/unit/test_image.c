@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -405,13 +407,259 @@ static void test_walker_garbage(void **state)
 	ccm_image_fs_free(fs);
 }
 
+/* ---- symlinks for the manifest, and the runtime's tree check ----------- */
+
+struct links_seen {
+	size_t n;
+	char path[4][64], target[4][64];
+	bool rw[4];
+};
+
+static ccm_code links_note(void *ctx, const char *path, const char *target, bool in_rw,
+                           struct ccm_error *err)
+{
+	struct links_seen *l = ctx;
+
+	(void)err;
+	if (l->n < 4) {
+		snprintf(l->path[l->n], 64, "%s", path);
+		snprintf(l->target[l->n], 64, "%s", target);
+		l->rw[l->n++] = in_rw;
+	}
+	return CCM_OK;
+}
+
+static void test_walk_links(void **state)
+{
+	static const struct ent l0[] = {{"b/", 'd', NULL},    {"b/sh", 'f', "x"},
+	                                {"b/l", 'l', "sh"},   {"tmp/l", 'l', "/x"},
+	                                {"a/l", 'l', "../b"}, {"gone", 'l', "/b"}};
+	static const struct ent l1[] = {{".wh.gone", 'f', ""}};
+	const char *rw[] = {"/tmp"};
+	struct ccm_image_fs *fs;
+	struct ccm_error err;
+	struct links_seen l = {0};
+
+	(void)state;
+	assert_int_equal(ccm_image_fs_new(&fs, rw, 1, &err), CCM_OK);
+	assert_int_equal(add(fs, l0, sizeof(l0) / sizeof(l0[0]), 0, &err), CCM_OK);
+	assert_int_equal(add(fs, l1, 1, 1, &err), CCM_OK);
+	assert_int_equal(ccm_image_fs_walk_links(fs, links_note, &l, &err), CCM_OK);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.path[0], "/a/l");
+	assert_string_equal(l.target[0], "../b");
+	assert_string_equal(l.path[1], "/b/l");
+	assert_string_equal(l.path[2], "/tmp/l");
+	assert_false(l.rw[1]);
+	assert_true(l.rw[2]);
+	ccm_image_fs_free(fs);
+}
+
+struct tree {
+	char dir[64];
+	struct ccm_image_manifest m;
+};
+
+static void tree_put(const struct tree *t, const char *rel, const char *data)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s%s", t->dir, rel);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(data, f);
+	fclose(f);
+}
+
+static void tree_mkdir(const struct tree *t, const char *rel)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s%s", t->dir, rel);
+	assert_int_equal(mkdir(p, 0755), 0);
+}
+
+static void tree_link(const struct tree *t, const char *target, const char *rel)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s%s", t->dir, rel);
+	unlink(p);
+	assert_int_equal(symlink(target, p), 0);
+}
+
+static void tree_rm(const struct tree *t, const char *rel)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s%s", t->dir, rel);
+	assert_int_equal(remove(p), 0);
+}
+
+/* A root as a conversion leaves it: listed files and symlinks, an empty
+ * directory, a read-write directory, the runtime's files, /etc/hosts. */
+static void tree_setup(struct tree *t)
+{
+	static const char *const dirs[] = {"/bin", "/etc",     "/empty", "/data",
+	                                   "/opt", "/opt/ccm", "/run",   "/run/tls"};
+	static const char sha_x[] =
+	        "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
+	json_t *root;
+	char *bytes;
+	size_t len;
+	struct ccm_error err;
+
+	snprintf(t->dir, sizeof(t->dir), "/tmp/ccm-tree.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		tree_mkdir(t, dirs[i]);
+	tree_put(t, "/bin/sh", "x");
+	tree_link(t, "sh", "/bin/sh2");
+	tree_put(t, "/data/state", "written by the app");
+	tree_put(t, "/etc/hosts", "127.0.0.1 engine");
+	tree_put(t, "/opt/ccm/ccm-enclave", "r");
+	tree_put(t, "/opt/ccm/manifest.json", "m");
+	tree_put(t, "/opt/ccm/enclave.sig", "s");
+	tree_put(t, "/run/tls/key.pem", "the runtime's output");
+	root = json_pack("{s:s,s:s,s:s,s:n,s:[s],s:[],s:[],s:[],s:{s:s},s:{s:s},s:i,s:i,s:i,"
+	                 "s:[s,s,s,s],s:i,s:s,s:s}",
+	                 "format", CCM_IMAGE_FORMAT, "app_id", "", "account_id", "", "certificate",
+	                 "entrypoint", "/bin/sh", "cmd", "env", "exposed_ports", "files", "/bin/sh",
+	                 sha_x, "links", "/bin/sh2", "sh", "isvprodid", 1, "isvsvn", 1, "mem",
+	                 1 << 20, "rw_dirs", "/data", "/dev", "/proc", "/sys", "threads", 1,
+	                 "workdir", "", "user", "");
+	assert_non_null(root);
+	assert_int_equal(ccm_image_canonical(root, &bytes, &len, &err), CCM_OK);
+	json_decref(root);
+	if (ccm_image_manifest_parse((const uint8_t *)bytes, len, &t->m, &err) != CCM_OK)
+		fail_msg("%s", err.msg);
+	free(bytes);
+}
+
+static void tree_teardown(struct tree *t)
+{
+	char cmd[128];
+
+	ccm_image_manifest_free(&t->m);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Both checks as the runtime runs them; NULL want: must pass. */
+static void tree_expect(const struct tree *t, const char *want)
+{
+	static const char *const skip[] = {"/run/tls/key.pem"};
+	struct ccm_error err = {0};
+	uint64_t n = 0;
+	ccm_code rc = ccm_image_verify_files(&t->m, t->dir, &n, &err);
+
+	if (rc == CCM_OK)
+		rc = ccm_image_verify_tree(&t->m, t->dir, skip, 1, &n, &err);
+	if (want == NULL && rc != CCM_OK)
+		fail_msg("refused: %s", err.msg);
+	if (want != NULL && (rc != CCM_E_VERIFY || strstr(err.msg, want) == NULL))
+		fail_msg("'%s' (%d) lacks '%s'", rc == CCM_OK ? "accepted" : err.msg, rc, want);
+}
+
+static void test_tree_clean(void **state)
+{
+	struct tree t;
+
+	(void)state;
+	tree_setup(&t);
+	tree_expect(&t, NULL);
+	/* Written by the app in its read-write directory, deep down: fine. */
+	tree_mkdir(&t, "/data/sub");
+	tree_put(&t, "/data/sub/new", "n");
+	tree_link(&t, "/etc", "/data/sub/l");
+	/* A new empty directory is harmless. */
+	tree_mkdir(&t, "/empty/sub");
+	tree_expect(&t, NULL);
+	tree_teardown(&t);
+}
+
+static void test_tree_added(void **state)
+{
+	struct tree t;
+
+	(void)state;
+	tree_setup(&t);
+	tree_mkdir(&t, "/empty/site-packages");
+	tree_put(&t, "/empty/site-packages/evil.pth", "import os");
+	tree_expect(&t, "unlisted file /empty/site-packages/evil.pth: added after conversion");
+	/* The first in byte order is named: "/bin/x" < "/empty/...". */
+	tree_put(&t, "/bin/x", "x");
+	tree_expect(&t, "unlisted file /bin/x: added");
+	tree_rm(&t, "/bin/x");
+	tree_rm(&t, "/empty/site-packages/evil.pth");
+	/* Anything under /opt/ccm but the runtime's three files. */
+	tree_put(&t, "/opt/ccm/extra", "e");
+	tree_expect(&t, "unlisted file /opt/ccm/extra");
+	tree_rm(&t, "/opt/ccm/extra");
+	/* The caller's skip list is exact: a neighbour is refused. */
+	tree_put(&t, "/run/tls/key.pem.tmp", "t");
+	tree_expect(&t, "unlisted file /run/tls/key.pem.tmp");
+	tree_rm(&t, "/run/tls/key.pem.tmp");
+	tree_expect(&t, NULL);
+	tree_teardown(&t);
+}
+
+static void test_tree_links(void **state)
+{
+	struct tree t;
+	char p[256];
+
+	(void)state;
+	tree_setup(&t);
+	tree_link(&t, "/tmp/evil.so", "/etc/ld.so.preload");
+	tree_expect(&t, "unlisted symlink /etc/ld.so.preload -> /tmp/evil.so: added after");
+	tree_rm(&t, "/etc/ld.so.preload");
+	tree_link(&t, "/tmp/evil", "/bin/sh2");
+	tree_expect(&t, "symlink /bin/sh2: target changed after conversion (now '/tmp/evil', "
+	                "signed 'sh')");
+	tree_rm(&t, "/bin/sh2");
+	tree_expect(&t, "symlink /bin/sh2: missing");
+	tree_put(&t, "/bin/sh2", "x"); /* replaced by a file */
+	tree_expect(&t, "unlisted file /bin/sh2");
+	tree_rm(&t, "/bin/sh2");
+	tree_link(&t, "sh", "/bin/sh2");
+	snprintf(p, sizeof(p), "%s/empty/fifo", t.dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	tree_expect(&t, "unlisted fifo /empty/fifo");
+	tree_rm(&t, "/empty/fifo");
+	tree_expect(&t, NULL);
+	tree_teardown(&t);
+}
+
+static void test_tree_manifest_links(void **state)
+{
+	static const char bad[] =
+	        "{\"account_id\":\"\",\"app_id\":\"\",\"certificate\":null,\"cmd\":[],"
+	        "\"entrypoint\":[\"/bin/sh\"],\"env\":[],\"exposed_ports\":[],\"files\":{},"
+	        "\"format\":\"ccm-image-manifest/2\",\"isvprodid\":1,\"isvsvn\":2,\"links\":{"
+	        "\"/a\":\"\"},\"mem\":1048576,\"rw_dirs\":[],\"threads\":1,\"user\":\"\","
+	        "\"workdir\":\"\"}";
+	struct ccm_image_manifest m;
+	struct ccm_error err;
+
+	(void)state;
+	assert_int_equal(ccm_image_manifest_parse((const uint8_t *)bad, strlen(bad), &m, &err),
+	                 CCM_E_INPUT);
+	assert_non_null(strstr(err.msg, "bad link entry \"/a\""));
+	assert_true(ccm_image_engine_file("/etc/resolv.conf"));
+	assert_true(ccm_image_engine_file("/.dockerenv"));
+	assert_false(ccm_image_engine_file("/etc/passwd"));
+}
+
 /* ---- image manifest ---------------------------------------------------- */
 
 static const char canon_manifest[] =
         "{\"account_id\":\"\",\"app_id\":\"\",\"certificate\":null,\"cmd\":[\"-c\",\"x\"],"
         "\"entrypoint\":[\"/bin/sh\"],\"env\":[\"A=1\"],\"exposed_ports\":[],\"files\":{\"/bin/"
         "sh\":\"0000000000000000000000000000000000000000000000000000000000000000\"},\"format\":"
-        "\"ccm-image-manifest/1\",\"isvprodid\":1,\"isvsvn\":2,\"mem\":1048576,\"rw_dirs\":[],"
+        "\"ccm-image-manifest/2\",\"isvprodid\":1,\"isvsvn\":2,\"links\":{\"/bin/sh2\":\"sh\"},"
+        "\"mem\":1048576,\"rw_dirs\":[],"
         "\"threads\":1,\"user\":\"\",\"workdir\":\"\"}";
 
 static void test_manifest_canonical(void **state)
@@ -497,7 +745,7 @@ static void test_layout(void **state)
 	util_hex(a, 32, hex);
 	print_message("tiny layout MRENCLAVE %s\n", hex);
 	assert_string_equal(hex,
-	                    "d8dfbe001c47ad6ad93dd4e6bc048e504c4e9fd8e4e9e1d34d67822419ddf482");
+	                    "5ba890722409e85df0361b013feb12bbbf80bdeed9142686337fcf9a2cd102f5");
 	assert_int_equal(ccm_image_layout_measure(elf, el, man, ml, 2 << 20, 2, b, NULL, &err),
 	                 CCM_OK);
 	assert_memory_not_equal(a, b, 32);
@@ -540,13 +788,25 @@ static void test_layout_bad(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_ref_hub),         cmocka_unit_test(test_ref_registry),
-	        cmocka_unit_test(test_ref_bad),         cmocka_unit_test(test_manifest),
-	        cmocka_unit_test(test_manifest_limits), cmocka_unit_test(test_index_pick),
-	        cmocka_unit_test(test_challenge),       cmocka_unit_test(test_whiteouts),
-	        cmocka_unit_test(test_scan_apply),      cmocka_unit_test(test_walker_refusals),
-	        cmocka_unit_test(test_walker_garbage),  cmocka_unit_test(test_manifest_canonical),
-	        cmocka_unit_test(test_layout),          cmocka_unit_test(test_layout_bad),
+	        cmocka_unit_test(test_ref_hub),
+	        cmocka_unit_test(test_ref_registry),
+	        cmocka_unit_test(test_ref_bad),
+	        cmocka_unit_test(test_manifest),
+	        cmocka_unit_test(test_manifest_limits),
+	        cmocka_unit_test(test_index_pick),
+	        cmocka_unit_test(test_challenge),
+	        cmocka_unit_test(test_whiteouts),
+	        cmocka_unit_test(test_scan_apply),
+	        cmocka_unit_test(test_walker_refusals),
+	        cmocka_unit_test(test_walker_garbage),
+	        cmocka_unit_test(test_manifest_canonical),
+	        cmocka_unit_test(test_layout),
+	        cmocka_unit_test(test_layout_bad),
+	        cmocka_unit_test(test_walk_links),
+	        cmocka_unit_test(test_tree_clean),
+	        cmocka_unit_test(test_tree_added),
+	        cmocka_unit_test(test_tree_links),
+	        cmocka_unit_test(test_tree_manifest_links),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
