@@ -17,11 +17,29 @@ PY=/usr/bin/python3
 STATUS=""
 OUT="$T/out.json"
 
+# Agents a test starts: their PIDs in AGENT_PIDS (AGENT_PID is the last);
+# agent_stop stops them all, and cleanup calls it.
+AGENT_PIDS=()
+AGENT_PID=""
+agent_stop() {
+	local p
+	for p in "${AGENT_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${AGENT_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	AGENT_PIDS=()
+	AGENT_PID=""
+}
+# agent_started: record the agent just started in the background ($!).
+agent_started() {
+	AGENT_PID=$!
+	AGENT_PIDS+=("$AGENT_PID")
+}
+
 # A test that starts more (agents, registries) defines pre_cleanup instead of
 # its own EXIT trap: a trap running anything before cleanup would hand
 # cleanup that command's status and turn a failed test into a pass.
 cleanup() {
 	local rc=$?
+	agent_stop
 	if declare -F pre_cleanup >/dev/null; then
 		pre_cleanup
 	fi

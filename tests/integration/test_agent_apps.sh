@@ -9,22 +9,12 @@
 # a restarted agent still accepts the handles it granted before.
 . "$(dirname "$0")/lib.sh"
 
-AGENT_PID=""
-agent_stop() {
-	if [ -n "$AGENT_PID" ]; then
-		kill "$AGENT_PID" 2>/dev/null || true
-		wait "$AGENT_PID" 2>/dev/null || true
-		AGENT_PID=""
-	fi
-}
-pre_cleanup() { agent_stop; }
-
 # agent_start [TOKEN]: on $APORT with keepalive 1 s (lapse 3 s).
 agent_start() {
 	"$CCM_BIN/ccm-agent" --manager "https://127.0.0.1:$PORT" --cacert "$DATA/ca.pem" \
 		${1:+--join-token "$1"} --data "$T/agent" --listen "127.0.0.1:$APORT" --name node-a \
 		--keepalive 1 2>>"$T/agent.log" &
-	AGENT_PID=$!
+	agent_started
 	for _ in $(seq 1 100); do
 		curl -sf "http://127.0.0.1:$APORT/v1/version" >"$T/v.json" 2>/dev/null &&
 			[ "$(jget "$T/v.json" enrolled)" = true ] && return 0

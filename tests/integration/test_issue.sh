@@ -10,16 +10,6 @@
 # refusal reason in the audit log; the certificate listed and revocable.
 . "$(dirname "$0")/lib.sh"
 
-AGENT_PID=""
-agent_stop() {
-	if [ -n "$AGENT_PID" ]; then
-		kill "$AGENT_PID" 2>/dev/null || true
-		wait "$AGENT_PID" 2>/dev/null || true
-		AGENT_PID=""
-	fi
-}
-pre_cleanup() { agent_stop; }
-
 ccmd_start
 bootstrap_admin
 TOKEN=$ADMIN
@@ -46,7 +36,7 @@ APORT=$(free_port)
 "$CCM_BIN/ccm-agent" --manager "https://127.0.0.1:$PORT" --cacert "$DATA/ca.pem" \
 	--join-token "$jt" --data "$T/agent" --listen "127.0.0.1:$APORT" --name node-a \
 	2>>"$T/agent.log" &
-AGENT_PID=$!
+agent_started
 for _ in $(seq 1 100); do
 	curl -sf "http://127.0.0.1:$APORT/v1/version" >"$T/v.json" 2>/dev/null &&
 		[ "$(jget "$T/v.json" enrolled)" = true ] && break

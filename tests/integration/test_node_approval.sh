@@ -7,13 +7,6 @@
 # account setting (API and CLI), shown by account show.
 . "$(dirname "$0")/lib.sh"
 
-PIDS=()
-agents_stop() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-pre_cleanup() { agents_stop; }
-
 ccmd_start
 bootstrap_admin
 TOKEN=$ADMIN
@@ -38,7 +31,7 @@ agent_start() {
 	"$CCM_BIN/ccm-agent" --manager "https://127.0.0.1:$PORT" --cacert "$DATA/ca.pem" \
 		--join-token "$jt" --data "$T/agent-$1" --listen "127.0.0.1:$p" --name "node-$1" \
 		2>>"$T/agent-$1.log" &
-	PIDS+=($!)
+	agent_started
 	v="$T/v-$1.json"
 	for _ in $(seq 1 100); do
 		curl -sf "http://127.0.0.1:$p/v1/version" >"$v" 2>/dev/null &&
