@@ -53,7 +53,6 @@ check() { # check DESCRIPTION CONDITION...
 		echo "FAIL: $what" >&2
 	fi
 }
-free_port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 jget() { $PY -c 'import json,sys;v=json.load(sys.stdin)
 for k in sys.argv[1].split("."):
     v=v[int(k)] if isinstance(v,list) else v[k]
@@ -82,10 +81,14 @@ wait_http() { # URL [curl options]
 	die "$url did not come up"
 }
 
-RP=$(free_port)
-MP=$(free_port)
-AP=$(free_port)
-APPPORT=$(free_port)
+# Four distinct ports, held open together while chosen: picked one by one,
+# the kernel can hand out the same free port twice (it did: Flask and the
+# agent on one port).
+read -r RP MP AP APPPORT < <($PY -c 'import socket
+ss = [socket.socket() for _ in range(4)]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
 REG=127.0.0.1:$RP
 export CCM_SERVER=https://127.0.0.1:$MP
 export CCM_CACERT=$W/ccmd/ca.pem
