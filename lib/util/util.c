@@ -202,6 +202,26 @@ void util_hex(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+size_t util_capbuf_write(char *data, size_t size, size_t nmemb, void *capbuf)
+{
+	struct util_capbuf *b = capbuf;
+	size_t n = size * nmemb;
+	char *np;
+
+	if (n > b->max || b->n > b->max - n) {
+		b->over = true;
+		return 0;
+	}
+	np = realloc(b->p, b->n + n + 1);
+	if (np == NULL)
+		return 0;
+	b->p = np;
+	memcpy(b->p + b->n, data, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+	return n;
+}
+
 void util_reverse(uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n / 2; i++) {

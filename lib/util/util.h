@@ -81,6 +81,17 @@ void util_reverse(uint8_t *p, size_t n);
 /* True when all n bytes are zero. */
 bool util_is_zero(const uint8_t *p, size_t n);
 
+/* A reply collected in memory with a cap: util_capbuf_write has libcurl's
+ * write-callback signature (userdata: the capbuf). Past max it sets over
+ * and refuses the data, so the transfer fails rather than grows. p is
+ * NUL-terminated and malloc'ed; the caller frees it. */
+struct util_capbuf {
+	char *p;
+	size_t n, max;
+	bool over;
+};
+size_t util_capbuf_write(char *data, size_t size, size_t nmemb, void *capbuf);
+
 /* Map a whole file read-only (mmap; empty files give len 0 and a non-NULL
  * dummy pointer). Release with util_unmap. */
 ccm_code util_map_file(const char *path, uint64_t max, const uint8_t **out, size_t *len,

@@ -31,32 +31,6 @@ struct mgr_conn {
 	size_t key_len;
 };
 
-struct membuf {
-	char *p;
-	size_t n;
-	bool over;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct membuf *b = ud;
-	size_t n = size * nmemb;
-	char *np;
-
-	if (b->n + n > MGR_MAX_RESPONSE) {
-		b->over = true;
-		return 0;
-	}
-	np = realloc(b->p, b->n + n + 1);
-	if (np == NULL)
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->n, ptr, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-	return n;
-}
-
 struct mgr_conn *mgr_conn_new(struct agent *a)
 {
 	struct mgr_conn *c = calloc(1, sizeof(*c));
@@ -105,7 +79,7 @@ static void set_mtls(struct mgr_conn *c, char **cert_copy)
 	curl_easy_setopt(c->curl, CURLOPT_SSLKEYTYPE, "PEM");
 }
 
-static ccm_code parse_response(struct membuf *b, json_t **resp, struct ccm_error *err)
+static ccm_code parse_response(struct util_capbuf *b, json_t **resp, struct ccm_error *err)
 {
 	json_error_t je;
 
@@ -123,7 +97,7 @@ ccm_code mgr_call(struct mgr_conn *c, const char *method, const char *path, json
 {
 	char url[2048], *payload = NULL, *cert = NULL;
 	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	struct membuf b = {0};
+	struct util_capbuf b = {.max = MGR_MAX_RESPONSE};
 	CURLcode cc;
 	ccm_code rc = CCM_OK;
 
@@ -133,7 +107,7 @@ ccm_code mgr_call(struct mgr_conn *c, const char *method, const char *path, json
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->a->cfg.cacert);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, util_capbuf_write);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);

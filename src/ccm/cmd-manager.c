@@ -178,38 +178,12 @@ static int mgr_session_save(const struct mgr *m, const char *token)
 
 /* ---- HTTP ---------------------------------------------------------------------- */
 
-struct mgr_buf {
-	char *p;
-	size_t n;
-	bool over;
-};
-
-static size_t mgr_write(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct mgr_buf *b = arg;
-	size_t n = size * nmemb;
-	char *np;
-
-	if (b->n + n > MGR_MAX_REPLY) {
-		b->over = true;
-		return 0;
-	}
-	np = realloc(b->p, b->n + n + 1);
-	if (np == NULL)
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->n, data, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-	return n;
-}
-
 /* One request. Returns the HTTP status (0 on transport failure, printed);
  * *out gets the reply text (malloc'ed). */
 long mgr_http(const struct mgr *m, const char *method, const char *path, json_t *body,
               const char *userpwd, char **out)
 {
-	struct mgr_buf b = {NULL, 0, false};
+	struct util_capbuf b = {.max = MGR_MAX_REPLY};
 	struct curl_slist *h = NULL;
 	char url[2048], auth[160];
 	char *data = NULL;
@@ -228,7 +202,7 @@ long mgr_http(const struct mgr *m, const char *method, const char *path, json_t 
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
 	if (m->cacert[0])
 		curl_easy_setopt(c, CURLOPT_CAINFO, m->cacert);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mgr_write);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, util_capbuf_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	if (userpwd != NULL) {
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);

@@ -317,19 +317,15 @@ static ccm_code api_cert_list_cb(void *ctx, const struct store_cert *c)
 
 void api_cert_list(struct req *r)
 {
-	const char *app = server_query(r, "app");
 	struct ccm_error err;
-	uint64_t app_id = 0;
+	int64_t app_id = 0;
 	json_t *items;
 
-	if (app != NULL &&
-	    (util_parse_u64(app, INT64_MAX, &app_id, "app", &err) != CCM_OK || app_id == 0)) {
-		server_error(r, 400, "bad_parameter", "app must be an app id");
+	if (!server_query_id(r, "app", "an app id", &app_id))
 		return;
-	}
 	items = json_array();
-	if (store_cert_list(r->d->store, r->account.id, (int64_t)app_id, false, &r->page,
-	                    api_cert_list_cb, items, &err) != CCM_OK) {
+	if (store_cert_list(r->d->store, r->account.id, app_id, false, &r->page, api_cert_list_cb,
+	                    items, &err) != CCM_OK) {
 		json_decref(items);
 		server_fail(r, &err);
 		return;

@@ -178,6 +178,9 @@ bool server_error(struct req *r, int status, const char *code, const char *fmt, 
 /* Map a store/ccm error to a status and reply with it. */
 bool server_fail(struct req *r, const struct ccm_error *err);
 const char *server_query(struct req *r, const char *name);
+/* An optional positive id in the query (0 when absent); false with a 400
+ * ("NAME must be WHAT") sent when it is not one. */
+bool server_query_id(struct req *r, const char *name, const char *what, int64_t *out);
 
 /* ---- route.c ---- */
 extern const struct route route_table[];

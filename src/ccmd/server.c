@@ -142,6 +142,18 @@ const char *server_query(struct req *r, const char *name)
 	return evhttp_find_header(&r->query, name);
 }
 
+bool server_query_id(struct req *r, const char *name, const char *what, int64_t *out)
+{
+	const char *v = server_query(r, name);
+	struct ccm_error err;
+	uint64_t id = 0;
+
+	if (v != NULL && (util_parse_u64(v, INT64_MAX, &id, name, &err) != CCM_OK || id == 0))
+		return server_error(r, 400, "bad_parameter", "%s must be %s", name, what);
+	*out = (int64_t)id;
+	return true;
+}
+
 /* ---- audit ------------------------------------------------------------------ */
 
 static void server_audit_fill(struct req *r, const char *result, struct store_audit *e)

@@ -109,7 +109,10 @@ row POST /v1/nodes/enroll "{\"join_token\":\"$jt\",\"name\":\"n\",\"csr\":$(json
 row PATCH $A/nodes/1 '{"labels":["x"]}' 400 invalid_field "labels[0]"
 row POST $A/nodes/999/deactivate '{}' 404 not_found "node"
 row POST $A/certificates/999/revoke '{}' 404 not_found "certificate"
-row GET "$A/certificates?app=x" "" 400 bad_parameter "app"
+row GET "$A/certificates?app=x" "" 400 bad_parameter "app must be an app id"
+row GET "$A/certificates?app=0" "" 400 bad_parameter "app must be an app id"
+row GET "$A/builds?app=-1" "" 400 bad_parameter "app must be an app id"
+row GET "$A/builds?app=0" "" 400 bad_parameter "app must be an app id"
 # The node channel.
 nrow() {
 	n=$((n + 1))

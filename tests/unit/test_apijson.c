@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "api/apijson.h"
+#include "util/util.h"
 
 static const struct apijson_field fields[] = {
         {"name", APIJSON_STRING, true, 1, 8, NULL}, {"n", APIJSON_INT, false, 1, 16, NULL},
@@ -133,12 +134,36 @@ static void test_schema(void **state)
 	json_decref(s);
 }
 
+/* The capped reply buffer the CLI and the agent hand to libcurl. */
+static void test_capbuf(void **state)
+{
+	struct util_capbuf b = {.max = 8};
+	char data[] = "0123456789";
+
+	(void)state;
+	assert_int_equal(util_capbuf_write(data, 1, 5, &b), 5);
+	assert_int_equal(util_capbuf_write(data + 5, 1, 3, &b), 3);
+	assert_string_equal(b.p, "01234567");
+	assert_false(b.over);
+	/* One byte past the cap: refused whole, flagged, contents kept. */
+	assert_int_equal(util_capbuf_write(data, 1, 1, &b), 0);
+	assert_true(b.over);
+	assert_int_equal(b.n, 8);
+	assert_string_equal(b.p, "01234567");
+	free(b.p);
+	/* A size * nmemb that alone exceeds the cap. */
+	b = (struct util_capbuf){.max = 4};
+	assert_int_equal(util_capbuf_write(data, 2, 3, &b), 0);
+	assert_true(b.over);
+	assert_null(b.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_depth),     cmocka_unit_test(test_sizes),
 	        cmocka_unit_test(test_malformed), cmocka_unit_test(test_check),
-	        cmocka_unit_test(test_schema),
+	        cmocka_unit_test(test_schema),    cmocka_unit_test(test_capbuf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
