@@ -391,10 +391,6 @@ static void on_instances(struct evhttp_request *req, struct agent *a)
 		json_decref(reply);
 		return;
 	}
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		reply_error(req, 405, "method_not_allowed", "use GET or POST");
-		return;
-	}
 	if ((body = read_body(req, instance_fields, &r)) == NULL) {
 		reply_error(req, 400, apijson_status_code(r.status), r.msg);
 		return;

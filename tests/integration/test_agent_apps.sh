@@ -103,6 +103,10 @@ local_api POST "/v1/apps/$app/config" '{}'
 expect_status 405 "POST app config"
 local_api GET "/v1/apps/$app/other"
 expect_error 404 not_found "" "unknown app path"
+for short in /v1/apps /v1/ap /v1 /; do # shorter than the prefix: not read past
+	local_api GET "$short"
+	expect_error 404 not_found "" "short path '$short'"
+done
 
 # ---- instances ----
 new_csr app
@@ -129,6 +133,8 @@ report DANCING
 expect_error 400 invalid_field "state" "a bad state"
 local_api POST /v1/instances "{\"id\":\"$id\",\"token\":\"$tok\",\"app_id\":$app,\"build_id\":$build,\"state\":\"RUNNING\",\"x\":1}"
 expect_status 400 "an unknown field"
+local_api DELETE /v1/instances # only GET and POST reach the API (evhttp refuses the rest)
+expect_status 501 "DELETE on /v1/instances"
 
 report RUNNING
 expect_status 200 "report RUNNING"

@@ -99,5 +99,5 @@ api PATCH $A '{"node_approval":false}'
 expect_status 200 "turn node approval off"
 [ "$(jget "$OUT" node_approval)" = false ] || fail "node_approval still on"
 api PATCH $A '{"node_approval":"yes"}'
-expect_status 400 "node_approval must be a boolean"
+expect_error 400 wrong_type "field 'node_approval' must be a boolean" "node_approval must be a boolean"
 echo "ok: ENROLLING until approved; approved -> ACTIVE and issued; denied -> DEACTIVATED"
