@@ -144,6 +144,11 @@ int store_schema_version(struct store *s);
 ccm_code store_begin(struct store *s, struct ccm_error *err);
 ccm_code store_commit(struct store *s, struct ccm_error *err);
 void store_rollback(struct store *s);
+/* Inside a transaction: mark a point, then keep (release) or undo
+ * (rollback) what was written after it. One mark at a time. */
+ccm_code store_savepoint(struct store *s, struct ccm_error *err);
+ccm_code store_savepoint_release(struct store *s, struct ccm_error *err);
+ccm_code store_savepoint_rollback(struct store *s, struct ccm_error *err);
 /* How many transactions this handle has committed (tells a caller that
  * something it ran wrote to the store). */
 uint64_t store_commit_count(const struct store *s);

@@ -488,6 +488,27 @@ void store_rollback(struct store *s)
 	s->in_tx = false;
 }
 
+/* One savepoint at a time inside a transaction: a batch whose items each
+ * succeed or leave nothing behind (POST /v1/node/issue/batch). */
+ccm_code store_savepoint(struct store *s, struct ccm_error *err)
+{
+	if (!s->in_tx)
+		return ccm_fail(err, CCM_E_INTERNAL, "store: savepoint outside a transaction");
+	return store_exec(s, "SAVEPOINT item", "savepoint", err);
+}
+
+ccm_code store_savepoint_release(struct store *s, struct ccm_error *err)
+{
+	return store_exec(s, "RELEASE item", "savepoint release", err);
+}
+
+ccm_code store_savepoint_rollback(struct store *s, struct ccm_error *err)
+{
+	if (store_exec(s, "ROLLBACK TO item", "savepoint rollback", err) != CCM_OK)
+		return CCM_E_IO;
+	return store_savepoint_release(s, err);
+}
+
 const char *store_role_name(enum store_role r)
 {
 	switch (r) {

@@ -293,6 +293,82 @@ out:
 	api_cert_ctx_free(c);
 }
 
+/* ---- batches ----------------------------------------------------------------------- */
+
+/* One item of a batch as a request of its own: the caller's node and
+ * account, the item as body, the single route's row (schema, audit
+ * action), its own outcome. */
+static void api_cert_item_init(struct req *sub, const struct req *r, const struct route *one,
+                               json_t *item)
+{
+	*sub = *r;
+	sub->route = one;
+	sub->body = item;
+	sub->status = 0;
+	sub->resp = NULL;
+	sub->resp_text = NULL;
+	sub->object[0] = '\0';
+	sub->reason[0] = '\0';
+}
+
+/* Check, issue and audit one item under its own savepoint: a refused item
+ * leaves its audit entry and nothing else. False: the store failed and
+ * the whole batch must be undone. */
+static bool api_cert_item(struct req *sub, struct ccm_error *err)
+{
+	struct store *st = sub->d->store;
+	struct apijson_result res;
+	bool granted;
+
+	if (store_savepoint(st, err) != CCM_OK)
+		return false;
+	if (!apijson_check(sub->body, sub->route->body, &res))
+		server_error(sub, 400, apijson_status_code(res.status), "%s", res.msg);
+	else
+		api_cert_issue(sub);
+	granted = sub->status < 400;
+	if (!granted && store_savepoint_rollback(st, err) != CCM_OK)
+		return false;
+	if (server_audit_append(sub, granted ? "ok" : sub->status >= 500 ? "error" : "refused",
+	                        err) != CCM_OK)
+		return false;
+	return !granted || store_savepoint_release(st, err) == CCM_OK;
+}
+
+/* POST /v1/node/issue/batch: what a node agent sends when several
+ * runtimes attest at once. One TLS request, one node check and one
+ * transaction (one disk sync) for all, while each item is decided,
+ * audited and answered exactly as /v1/node/issue would. */
+void api_cert_issue_batch(struct req *r)
+{
+	const struct route *one = route_find("POST", "/v1/node/issue");
+	json_t *items = json_object_get(r->body, "requests"), *results = json_array(), *item;
+	struct req *sub = malloc(sizeof(*sub));
+	struct ccm_error err;
+	size_t i;
+
+	if (one == NULL || sub == NULL || results == NULL) {
+		server_error(r, 500, "internal", "out of memory");
+		goto out;
+	}
+	json_array_foreach(items, i, item)
+	{
+		api_cert_item_init(sub, r, one, item);
+		bool ok = api_cert_item(sub, &err);
+		json_array_append_new(results, json_pack("{s:i,s:o}", "status", sub->status, "body",
+		                                         sub->resp ? sub->resp : json_object()));
+		if (!ok) {
+			server_fail(r, &err);
+			goto out;
+		}
+	}
+	snprintf(r->reason, sizeof(r->reason), "%zu requests", json_array_size(items));
+	server_reply(r, 200, json_pack("{s:O}", "results", results));
+out:
+	json_decref(results);
+	free(sub);
+}
+
 /* ---- listing, revocation, CRL ---------------------------------------------------- */
 
 static json_t *api_cert_json(const struct store_cert *c)

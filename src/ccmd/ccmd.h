@@ -177,6 +177,9 @@ bool server_error(struct req *r, int status, const char *code, const char *fmt, 
         __attribute__((format(printf, 4, 5)));
 /* Map a store/ccm error to a status and reply with it. */
 bool server_fail(struct req *r, const struct ccm_error *err);
+/* Append r's audit entry (result "ok", "refused" or "error") inside the
+ * current transaction. */
+ccm_code server_audit_append(struct req *r, const char *result, struct ccm_error *err);
 const char *server_query(struct req *r, const char *name);
 /* An optional positive id in the query (0 when absent); false with a 400
  * ("NAME must be WHAT") sent when it is not one. */
@@ -188,6 +191,8 @@ extern const struct route route_table[];
  * method. */
 const struct route *route_match(const char *method, const char *path, struct req *r,
                                 bool *path_only);
+/* The row of exactly this method and path template, or NULL. */
+const struct route *route_find(const char *method, const char *path);
 json_t *route_openapi(void);
 const char *route_access_name(enum route_access a);
 
@@ -321,6 +326,7 @@ const char *api_registry_host(const char *in, char out[STORE_HOST_MAX + 1]);
 const char *api_registry_purpose(int64_t account_id, const char *host, char *out, size_t n);
 
 void api_cert_issue(struct req *r);
+void api_cert_issue_batch(struct req *r);
 void api_cert_list(struct req *r);
 void api_cert_revoke(struct req *r);
 void api_cert_crl(struct req *r);

@@ -186,6 +186,12 @@ static const struct apijson_field body_node_issue[] = {
         END,
 };
 
+static const struct apijson_field body_node_issue_batch[] = {
+        {"requests", APIJSON_ARRAY, true, 1, 64,
+         "1 to 64 /v1/node/issue bodies; answered in order as {results: [{status, body}]}"},
+        END,
+};
+
 #define PAGE "limit,offset"
 #define AUDITQ "limit,offset,action,actor,result,since"
 #define ACC ROUTE_ACCOUNT
@@ -318,6 +324,10 @@ const struct route route_table[] = {
          NULL, "node.renew", "renew the node certificate (mTLS)"},
         {"POST", "/v1/node/issue", api_cert_issue, ACCESS_NODE, 0, body_node_issue, 256 * 1024,
          NULL, "certificate.issue", "attest an app and issue its certificate (mTLS)"},
+        {"POST", "/v1/node/issue/batch", api_cert_issue_batch, ACCESS_NODE, ROUTE_NOAUDIT,
+         body_node_issue_batch, 2 * 1024 * 1024, NULL, "certificate.issue_batch",
+         "several issue requests in one call, each checked, audited and answered as its own "
+         "(mTLS)"},
         {"GET", "/v1/node/apps/{app}/config", api_nodechan_app_config, ACCESS_NODE, 0, NULL, 0,
          NULL, NULL, "an app's non-secret config, for runtimes (mTLS; the node's account only)"},
         {NULL, NULL, NULL, ACCESS_PUBLIC, 0, NULL, 0, NULL, NULL, NULL},
@@ -392,6 +402,14 @@ const struct route *route_match(const char *method, const char *path, struct req
 		route_path(rt->path, path, r);
 		return rt;
 	}
+	return NULL;
+}
+
+const struct route *route_find(const char *method, const char *path)
+{
+	for (const struct route *rt = route_table; rt->method; rt++)
+		if (strcmp(rt->method, method) == 0 && strcmp(rt->path, path) == 0)
+			return rt;
 	return NULL;
 }
 

@@ -184,6 +184,14 @@ static void server_audit_fill(struct req *r, const char *result, struct store_au
 	snprintf(e->reason, sizeof(e->reason), "%s", r->reason);
 }
 
+ccm_code server_audit_append(struct req *r, const char *result, struct ccm_error *err)
+{
+	struct store_audit e;
+
+	server_audit_fill(r, result, &e);
+	return store_audit_append(r->d->store, &e, err);
+}
+
 /* Append in its own transaction (refusals, after a rollback). */
 static void server_audit_alone(struct req *r, const char *result)
 {
@@ -317,7 +325,8 @@ static bool server_query_ok(struct req *r)
 
 /* The string cap of a route: the default, raised to the longest string
  * its fields declare (a CSR), and for free-form members (evidence with a
- * quote) to 96 KiB; the route's body limit still bounds the whole. */
+ * quote) to 96 KiB, and the values in all for routes taking arrays (a
+ * batch); the route's body limit still bounds the whole. */
 static void server_route_limits(const struct route *rt, const struct apijson_limits *def,
                                 struct apijson_limits *out)
 {
@@ -328,6 +337,9 @@ static void server_route_limits(const struct route *rt, const struct apijson_lim
 		if ((f->type == APIJSON_OBJECT || f->type == APIJSON_ARRAY) &&
 		    out->max_string < 96 * 1024)
 			out->max_string = 96 * 1024;
+		/* A batch of 64 issue requests, each with up to 64 names. */
+		if (f->type == APIJSON_ARRAY && out->max_nodes < 16384)
+			out->max_nodes = 16384;
 	}
 }
 

@@ -126,6 +126,34 @@ nrow /v1/node/renew "{\"csr\":$(json_str "$T/weak.csr")}" 400 invalid_csr "csr"
 nrow /v1/node/issue "{\"csr\":$(json_str "$T/junk.csr"),\"evidence\":{\"type\":\"simulated\",\"quote\":\"AAAA\"}}" 400 invalid_csr "csr"
 nrow /v1/node/issue "{\"csr\":$(json_str "$T/good.csr"),\"evidence\":{\"type\":\"tpm\",\"quote\":\"AAAA\"}}" 400 invalid_field "evidence"
 nrow /v1/node/issue "{\"csr\":$(json_str "$T/good.csr"),\"evidence\":{\"type\":\"simulated\",\"quote\":\"AAAA\"}}" 403 policy_refused "evidence: simulated quote"
+# Batches: the envelope is checked as a whole; each item is answered (in
+# order) exactly as /v1/node/issue would answer it, and refused items
+# store nothing but their audit entries.
+junk_item="{\"csr\":$(json_str "$T/junk.csr"),\"evidence\":{\"type\":\"simulated\",\"quote\":\"AAAA\"}}"
+tpm_item="{\"csr\":$(json_str "$T/good.csr"),\"evidence\":{\"type\":\"tpm\",\"quote\":\"AAAA\"}}"
+bad_quote="{\"csr\":$(json_str "$T/good.csr"),\"evidence\":{\"type\":\"simulated\",\"quote\":\"AAAA\"}}"
+nrow /v1/node/issue/batch '{"requests":[]}' 400 out_of_range "requests"
+nrow /v1/node/issue/batch '{"requests":{}}' 400 wrong_type "requests"
+nrow /v1/node/issue/batch '{}' 400 missing_field "requests"
+many=$(printf '1,%.0s' $(seq 1 65))
+nrow /v1/node/issue/batch "{\"requests\":[${many%,}]}" 400 out_of_range "requests"
+audit_before=$(sqlite3 "$DATA/ccmd.db" "SELECT count(*) FROM audit WHERE action='certificate.issue'")
+node_api POST /v1/node/issue/batch "{\"requests\":[$junk_item,$tpm_item,7,{\"csr\":\"x\"},$bad_quote]}" \
+	"$T/good.crt" "$T/good.key"
+expect_status 200 "batch of five bad items"
+$PY - "$OUT" <<'PYEOF' || fail "batch results"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+want = [(400, "invalid_csr", "csr"), (400, "invalid_field", "evidence"),
+        (400, "not_an_object", ""), (400, "missing_field", "evidence"),
+        (403, "policy_refused", "evidence: simulated quote")]
+assert len(r) == len(want), r
+for got, (st, code, msg) in zip(r, want):
+    e = got["body"]["error"]
+    assert got["status"] == st and e["code"] == code and msg in e["message"], (got, st, code)
+PYEOF
+audit_after=$(sqlite3 "$DATA/ccmd.db" "SELECT count(*) FROM audit WHERE action='certificate.issue' AND result='refused'")
+[ "$audit_after" -ge $((audit_before + 5)) ] || fail "batch: one audit entry per refused item ($audit_before -> $audit_after)"
 # A certificate from another CA is no node certificate.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/self.key" \
 	-subj /CN=self -addext "subjectAltName=URI:spiffe://ccm/account/$acc/node/1" \
