@@ -40,6 +40,44 @@ struct api_cert_ctx {
 	X509_REQ *csr;
 };
 
+/* What every item of one call shares, looked up once per call: the
+ * account CA (its PEM is the chain answered) and the last build found by
+ * MRENCLAVE with its app. A batch is one transaction, and issuing changes
+ * none of these, so reuse within it sees what a fresh lookup would. */
+struct api_cert_memo {
+	X509 *ca;
+	EVP_PKEY *key;
+	char *ca_pem;
+	bool have_build;
+	struct store_build build;
+	struct store_app app;
+};
+
+static void api_cert_memo_clear(struct api_cert_memo *m)
+{
+	X509_free(m->ca);
+	EVP_PKEY_free(m->key);
+	free(m->ca_pem);
+	m->ca = NULL;
+	m->key = NULL;
+	m->ca_pem = NULL;
+	m->have_build = false;
+}
+
+static ccm_code api_cert_memo_ca(struct req *r, struct api_cert_memo *m, struct ccm_error *err)
+{
+	ccm_code rc;
+
+	if (m->ca != NULL)
+		return CCM_OK;
+	rc = bootstrap_account_ca(r->d, r->account.id, &m->ca, &m->key, err);
+	if (rc == CCM_OK)
+		rc = pki_cert_pem(m->ca, &m->ca_pem, err);
+	if (rc != CCM_OK)
+		api_cert_memo_clear(m);
+	return rc;
+}
+
 static void api_cert_ctx_free(struct api_cert_ctx *c)
 {
 	json_decref(c->app_labels);
@@ -131,18 +169,29 @@ static bool api_cert_evidence(struct req *r, struct api_cert_ctx *c)
 }
 
 /* The build of the evidence's MRENCLAVE, and its app. */
-static bool api_cert_build(struct req *r, struct api_cert_ctx *c)
+static bool api_cert_build(struct req *r, struct api_cert_ctx *c, struct api_cert_memo *m)
 {
 	struct ccm_error err;
 	char hex[65];
 	size_t n;
 
 	util_hex(c->in.mrenclave, 32, hex);
-	if (store_build_by_mrenclave(r->d->store, r->account.id, hex, &c->build, &err) != CCM_OK)
-		return api_cert_refuse(r, "build_status", "no build in the account has MRENCLAVE ",
-		                       hex);
-	if (store_app_get(r->d->store, r->account.id, c->build.app_id, &c->app, &err) != CCM_OK)
-		return server_fail(r, &err);
+	if (m->have_build && strcmp(m->build.mrenclave, hex) == 0) {
+		c->build = m->build;
+		c->app = m->app;
+	} else {
+		m->have_build = false;
+		if (store_build_by_mrenclave(r->d->store, r->account.id, hex, &c->build, &err) !=
+		    CCM_OK)
+			return api_cert_refuse(r, "build_status",
+			                       "no build in the account has MRENCLAVE ", hex);
+		if (store_app_get(r->d->store, r->account.id, c->build.app_id, &c->app, &err) !=
+		    CCM_OK)
+			return server_fail(r, &err);
+		m->build = c->build;
+		m->app = c->app;
+		m->have_build = true;
+	}
 	c->in.build_account_id = c->build.account_id;
 	c->in.build_app_id = c->build.app_id;
 	c->in.build_state = strcmp(c->build.status, "WHITELISTED") == 0 ? CCM_BUILD_WHITELISTED
@@ -196,14 +245,13 @@ static void api_cert_facts(struct req *r, struct api_cert_ctx *c)
 }
 
 /* Sign, record and answer. */
-static bool api_cert_grant(struct req *r, struct api_cert_ctx *c)
+static bool api_cert_grant(struct req *r, struct api_cert_ctx *c, struct api_cert_memo *m)
 {
 	struct ccm_cert_app p;
 	struct store_cert sc;
 	struct ccm_error err;
-	X509 *ca = NULL, *cert = NULL;
-	EVP_PKEY *key = NULL;
-	char *pem = NULL, *capem = NULL, na[32];
+	X509 *cert = NULL;
+	char *pem = NULL, na[32];
 	int days = 0, secs = 0;
 	bool ok = false;
 
@@ -224,10 +272,10 @@ static bool api_cert_grant(struct req *r, struct api_cert_ctx *c)
 	p.identity.simulated = c->in.evidence_kind == CCM_EVIDENCE_SIMULATED;
 	p.evidence = c->evidence;
 	p.evidence_len = c->evidence_len;
-	if (bootstrap_account_ca(r->d, r->account.id, &ca, &key, &err) != CCM_OK ||
-	    ccm_cert_issue_app(ca, key, c->csr, &p, &cert, &err) != CCM_OK ||
+	if (api_cert_memo_ca(r, m, &err) != CCM_OK ||
+	    ccm_cert_issue_app(m->ca, m->key, c->csr, &p, &cert, &err) != CCM_OK ||
 	    ccm_cert_serial_hex(cert, sc.serial, sizeof(sc.serial), &err) != CCM_OK ||
-	    pki_cert_pem(cert, &pem, &err) != CCM_OK || pki_cert_pem(ca, &capem, &err) != CCM_OK) {
+	    pki_cert_pem(cert, &pem, &err) != CCM_OK) {
 		server_fail(r, &err);
 		goto out;
 	}
@@ -251,21 +299,18 @@ static bool api_cert_grant(struct req *r, struct api_cert_ctx *c)
 	         c->app.id, c->build.id, r->node.id, sc.serial,
 	         p.identity.simulated ? " (simulated evidence)" : "");
 	server_reply(r, 200,
-	             json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I}", "certificate", pem, "chain", capem,
+	             json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I}", "certificate", pem, "chain", m->ca_pem,
 	                       "app_id", (json_int_t)c->app.id, "build_id", (json_int_t)c->build.id,
 	                       "not_after", api_user_time(sc.not_after, na), "serial", sc.serial,
 	                       "id", (json_int_t)sc.id));
 	ok = true;
 out:
 	free(pem);
-	free(capem);
 	X509_free(cert);
-	X509_free(ca);
-	EVP_PKEY_free(key);
 	return ok;
 }
 
-void api_cert_issue(struct req *r)
+static void api_cert_issue_one(struct req *r, struct api_cert_memo *m)
 {
 	const char *pem = json_string_value(json_object_get(r->body, "csr"));
 	struct api_cert_ctx *c = calloc(1, sizeof(*c));
@@ -280,7 +325,7 @@ void api_cert_issue(struct req *r)
 		server_error(r, 400, "invalid_csr", "csr: %s", err.msg);
 		goto out;
 	}
-	if (!api_cert_evidence(r, c) || !api_cert_build(r, c))
+	if (!api_cert_evidence(r, c) || !api_cert_build(r, c, m))
 		goto out;
 	api_cert_facts(r, c);
 	if (ccm_policy_check(&c->in, &d) != CCM_OK) {
@@ -288,9 +333,22 @@ void api_cert_issue(struct req *r)
 		server_error(r, 403, "policy_refused", "%s: %s", d.check, d.reason);
 		goto out;
 	}
-	api_cert_grant(r, c);
+	api_cert_grant(r, c, m);
 out:
 	api_cert_ctx_free(c);
+}
+
+void api_cert_issue(struct req *r)
+{
+	struct api_cert_memo *m = calloc(1, sizeof(*m));
+
+	if (m == NULL) {
+		server_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	api_cert_issue_one(r, m);
+	api_cert_memo_clear(m);
+	free(m);
 }
 
 /* ---- batches ----------------------------------------------------------------------- */
@@ -314,7 +372,7 @@ static void api_cert_item_init(struct req *sub, const struct req *r, const struc
 /* Check, issue and audit one item under its own savepoint: a refused item
  * leaves its audit entry and nothing else. False: the store failed and
  * the whole batch must be undone. */
-static bool api_cert_item(struct req *sub, struct ccm_error *err)
+static bool api_cert_item(struct req *sub, struct api_cert_memo *m, struct ccm_error *err)
 {
 	struct store *st = sub->d->store;
 	struct apijson_result res;
@@ -325,7 +383,7 @@ static bool api_cert_item(struct req *sub, struct ccm_error *err)
 	if (!apijson_check(sub->body, sub->route->body, &res))
 		server_error(sub, 400, apijson_status_code(res.status), "%s", res.msg);
 	else
-		api_cert_issue(sub);
+		api_cert_issue_one(sub, m);
 	granted = sub->status < 400;
 	if (!granted && store_savepoint_rollback(st, err) != CCM_OK)
 		return false;
@@ -344,17 +402,18 @@ void api_cert_issue_batch(struct req *r)
 	const struct route *one = route_find("POST", "/v1/node/issue");
 	json_t *items = json_object_get(r->body, "requests"), *results = json_array(), *item;
 	struct req *sub = malloc(sizeof(*sub));
+	struct api_cert_memo *m = calloc(1, sizeof(*m));
 	struct ccm_error err;
 	size_t i;
 
-	if (one == NULL || sub == NULL || results == NULL) {
+	if (one == NULL || sub == NULL || m == NULL || results == NULL) {
 		server_error(r, 500, "internal", "out of memory");
 		goto out;
 	}
 	json_array_foreach(items, i, item)
 	{
 		api_cert_item_init(sub, r, one, item);
-		bool ok = api_cert_item(sub, &err);
+		bool ok = api_cert_item(sub, m, &err);
 		json_array_append_new(results, json_pack("{s:i,s:o}", "status", sub->status, "body",
 		                                         sub->resp ? sub->resp : json_object()));
 		if (!ok) {
@@ -367,6 +426,9 @@ void api_cert_issue_batch(struct req *r)
 out:
 	json_decref(results);
 	free(sub);
+	if (m != NULL)
+		api_cert_memo_clear(m);
+	free(m);
 }
 
 /* ---- listing, revocation, CRL ---------------------------------------------------- */
