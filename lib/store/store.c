@@ -490,21 +490,31 @@ void store_rollback(struct store *s)
 
 /* One savepoint at a time inside a transaction: a batch whose items each
  * succeed or leave nothing behind (POST /v1/node/issue/batch). */
+static ccm_code store_run(struct store *s, const char *sql, const char *what,
+                          struct ccm_error *err)
+{
+	sqlite3_stmt *st;
+
+	if (store_prepare(s, sql, &st, what, err) != CCM_OK)
+		return CCM_E_INTERNAL;
+	return store_step_done(s, st, false, what, err);
+}
+
 ccm_code store_savepoint(struct store *s, struct ccm_error *err)
 {
 	if (!s->in_tx)
 		return ccm_fail(err, CCM_E_INTERNAL, "store: savepoint outside a transaction");
-	return store_exec(s, "SAVEPOINT item", "savepoint", err);
+	return store_run(s, "SAVEPOINT item", "savepoint", err);
 }
 
 ccm_code store_savepoint_release(struct store *s, struct ccm_error *err)
 {
-	return store_exec(s, "RELEASE item", "savepoint release", err);
+	return store_run(s, "RELEASE item", "savepoint release", err);
 }
 
 ccm_code store_savepoint_rollback(struct store *s, struct ccm_error *err)
 {
-	if (store_exec(s, "ROLLBACK TO item", "savepoint rollback", err) != CCM_OK)
+	if (store_run(s, "ROLLBACK TO item", "savepoint rollback", err) != CCM_OK)
 		return CCM_E_IO;
 	return store_savepoint_release(s, err);
 }

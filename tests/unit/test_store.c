@@ -180,6 +180,28 @@ static void test_rollback(void **state)
 	assert_int_equal(store_user_count(f->s), 0);
 }
 
+/* A batch item undone leaves the items around it (and reuses the mark). */
+static void test_savepoint(void **state)
+{
+	struct fx *f = *state;
+	struct ccm_error err;
+
+	assert_int_equal(store_savepoint(f->s, &err), CCM_E_INTERNAL); /* outside a tx */
+	assert_int_equal(store_begin(f->s, &err), CCM_OK);
+	for (int i = 0; i < 3; i++) {
+		char email[32];
+		snprintf(email, sizeof(email), "item%d@x", i);
+		assert_int_equal(store_savepoint(f->s, &err), CCM_OK);
+		mkuser(f->s, email);
+		if (i == 1)
+			assert_int_equal(store_savepoint_rollback(f->s, &err), CCM_OK);
+		else
+			assert_int_equal(store_savepoint_release(f->s, &err), CCM_OK);
+	}
+	assert_int_equal(store_commit(f->s, &err), CCM_OK);
+	assert_int_equal(store_user_count(f->s), 2);
+}
+
 static ccm_code audit_cb(void *ctx, const struct store_audit *e)
 {
 	struct store_audit *out = ctx;
@@ -396,6 +418,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_accounts_members, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_sessions_tokens, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_savepoint, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pki, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_builds_tokens, setup, teardown),
