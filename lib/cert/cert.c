@@ -4,6 +4,7 @@
  * from the CSR but its public key, so a requester cannot smuggle names,
  * key usages or extensions into a certificate. Serials are 128 random bits.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -217,6 +218,68 @@ static ccm_code cert_base(X509 *ca, X509_REQ *csr, int64_t now, int days, X509 *
 	return CCM_OK;
 }
 
+static bool add_conf(X509 *x, X509 *ca, int nid, const char *value);
+
+/* The extensions every certificate of a profile carries unchanged, built
+ * from their config strings once (parsing them cost more than the rest
+ * of a certificate but its signature). */
+enum cert_const { CC_LEAF, CC_KU_SIG, CC_KU_SIG_ENC, CC_EKU_CLIENT, CC_EKU_BOTH, CC_N };
+static const struct {
+	int nid;
+	const char *value;
+} cert_const_conf[CC_N] = {
+        {NID_basic_constraints, "critical,CA:FALSE"},
+        {NID_key_usage, "critical,digitalSignature"},
+        {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
+        {NID_ext_key_usage, "clientAuth"},
+        {NID_ext_key_usage, "serverAuth,clientAuth"},
+};
+static X509_EXTENSION *cert_const_ext[CC_N];
+static EVP_MD *cert_sha256, *cert_sha1;
+static pthread_once_t cert_once = PTHREAD_ONCE_INIT;
+
+static void cert_const_init(void)
+{
+	for (int i = 0; i < CC_N; i++)
+		cert_const_ext[i] =
+		        X509V3_EXT_conf_nid(NULL, NULL, cert_const_conf[i].nid, cert_const_conf[i].value);
+	cert_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	cert_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
+static bool add_const(X509 *x, enum cert_const which)
+{
+	pthread_once(&cert_once, cert_const_init);
+	return cert_const_ext[which] != NULL && X509_add_ext(x, cert_const_ext[which], -1);
+}
+
+/* subjectKeyIdentifier as "hash" (SHA-1 of the key bits, RFC 5280 4.2.1.2
+ * method 1) and authorityKeyIdentifier as "keyid" (the issuer's own),
+ * without the config parser. An issuer without a key identifier takes
+ * the parser's path, which derives one. */
+static bool add_key_ids(X509 *x, X509 *ca)
+{
+	const ASN1_OCTET_STRING *ca_ski = X509_get0_subject_key_id(ca);
+	ASN1_OCTET_STRING *ski = ASN1_OCTET_STRING_new();
+	AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	bool ok;
+
+	pthread_once(&cert_once, cert_const_init);
+	ok = ca_ski != NULL && ski != NULL && akid != NULL && cert_sha1 != NULL &&
+	     X509_pubkey_digest(x, cert_sha1, md, &len) && ASN1_OCTET_STRING_set(ski, md, (int)len) &&
+	     (akid->keyid = ASN1_OCTET_STRING_dup(ca_ski)) != NULL &&
+	     X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0, X509V3_ADD_DEFAULT) == 1 &&
+	     X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 0, X509V3_ADD_DEFAULT) == 1;
+	ASN1_OCTET_STRING_free(ski);
+	AUTHORITY_KEYID_free(akid);
+	if (ca_ski == NULL)
+		return add_conf(x, ca, NID_subject_key_identifier, "hash") &&
+		       add_conf(x, ca, NID_authority_key_identifier, "keyid");
+	return ok;
+}
+
 static bool add_conf(X509 *x, X509 *ca, int nid, const char *value)
 {
 	X509V3_CTX ctx;
@@ -257,7 +320,8 @@ static bool add_san(X509 *x, const char *const *dns, size_t n, const char *uri)
 
 static ccm_code cert_sign(X509 *x, EVP_PKEY *ca_key, X509 **out, struct ccm_error *err)
 {
-	if (X509_sign(x, ca_key, EVP_sha256()) <= 0) {
+	pthread_once(&cert_once, cert_const_init);
+	if (cert_sha256 == NULL || X509_sign(x, ca_key, cert_sha256) <= 0) {
 		X509_free(x);
 		return ccm_fail(err, CCM_E_CRYPTO, "certificate: signing with the CA key failed");
 	}
@@ -282,11 +346,8 @@ ccm_code ccm_cert_issue_node(X509 *ca, EVP_PKEY *ca_key, X509_REQ *csr,
 	                                0) ||
 	    !X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_UTF8, (unsigned char *)org, -1, -1,
 	                                0) ||
-	    !add_conf(x, ca, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !add_conf(x, ca, NID_key_usage, "critical,digitalSignature") ||
-	    !add_conf(x, ca, NID_ext_key_usage, "clientAuth") ||
-	    !add_conf(x, ca, NID_subject_key_identifier, "hash") ||
-	    !add_conf(x, ca, NID_authority_key_identifier, "keyid") || !add_san(x, NULL, 0, uri)) {
+	    !add_const(x, CC_LEAF) || !add_const(x, CC_KU_SIG) || !add_const(x, CC_EKU_CLIENT) ||
+	    !add_key_ids(x, ca) || !add_san(x, NULL, 0, uri)) {
 		X509_free(x);
 		return ccm_fail(err, CCM_E_CRYPTO, "node certificate: cannot add its fields");
 	}
@@ -455,13 +516,8 @@ ccm_code ccm_cert_issue_app(X509 *ca, EVP_PKEY *ca_key, X509_REQ *csr, const str
 		return rc;
 	}
 	ccm_cert_uri_app(p->account_id, p->app_id, p->build_id, uri, sizeof(uri));
-	if (!add_conf(x, ca, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !add_conf(x, ca, NID_key_usage,
-	              rsa ? "critical,digitalSignature,keyEncipherment"
-	                  : "critical,digitalSignature") ||
-	    !add_conf(x, ca, NID_ext_key_usage, "serverAuth,clientAuth") ||
-	    !add_conf(x, ca, NID_subject_key_identifier, "hash") ||
-	    !add_conf(x, ca, NID_authority_key_identifier, "keyid") ||
+	if (!add_const(x, CC_LEAF) || !add_const(x, rsa ? CC_KU_SIG_ENC : CC_KU_SIG) ||
+	    !add_const(x, CC_EKU_BOTH) || !add_key_ids(x, ca) ||
 	    !add_san(x, p->dns_names, p->n_dns_names, uri) || !add_identity(x, &p->identity) ||
 	    (p->evidence_len > 0 && !add_evidence(x,
 	                                          p->identity.simulated ? CCM_EVIDENCE_TAG_SIMULATED
