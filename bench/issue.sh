@@ -56,6 +56,11 @@ for _ in $(seq 1 100); do
 	curl -s "http://127.0.0.1:$AP/v1/version" 2>/dev/null | grep -q '"enrolled":true' && break
 	sleep 0.1
 done
+# CPU seconds (user+system, all threads) a process has used so far.
+cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
+c0=$(cpu "${PIDS[0]}") a0=$(cpu "${PIDS[1]}")
 "$CCM" bench issue --agent "http://127.0.0.1:$AP" --sigstruct "$W/e.sig" --clients "$CLIENTS" \
 	--seconds "$SECS" "${EXTRA[@]}"
+echo "CPU during the run: ccmd $(awk -v a="$c0" -v b="$(cpu "${PIDS[0]}")" 'BEGIN{print b-a}') s," \
+	"ccm-agent $(awk -v a="$a0" -v b="$(cpu "${PIDS[1]}")" 'BEGIN{print b-a}') s" >&2
 echo "ccmd RSS: $(ps -o rss= -p "${PIDS[0]}") KiB" >&2
