@@ -241,8 +241,8 @@ static pthread_once_t cert_once = PTHREAD_ONCE_INIT;
 static void cert_const_init(void)
 {
 	for (int i = 0; i < CC_N; i++)
-		cert_const_ext[i] =
-		        X509V3_EXT_conf_nid(NULL, NULL, cert_const_conf[i].nid, cert_const_conf[i].value);
+		cert_const_ext[i] = X509V3_EXT_conf_nid(NULL, NULL, cert_const_conf[i].nid,
+		                                        cert_const_conf[i].value);
 	cert_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	cert_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
 }
@@ -268,7 +268,8 @@ static bool add_key_ids(X509 *x, X509 *ca)
 
 	pthread_once(&cert_once, cert_const_init);
 	ok = ca_ski != NULL && ski != NULL && akid != NULL && cert_sha1 != NULL &&
-	     X509_pubkey_digest(x, cert_sha1, md, &len) && ASN1_OCTET_STRING_set(ski, md, (int)len) &&
+	     X509_pubkey_digest(x, cert_sha1, md, &len) &&
+	     ASN1_OCTET_STRING_set(ski, md, (int)len) &&
 	     (akid->keyid = ASN1_OCTET_STRING_dup(ca_ski)) != NULL &&
 	     X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0, X509V3_ADD_DEFAULT) == 1 &&
 	     X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 0, X509V3_ADD_DEFAULT) == 1;

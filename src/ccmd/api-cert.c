@@ -299,10 +299,11 @@ static bool api_cert_grant(struct req *r, struct api_cert_ctx *c, struct api_cer
 	         c->app.id, c->build.id, r->node.id, sc.serial,
 	         p.identity.simulated ? " (simulated evidence)" : "");
 	server_reply(r, 200,
-	             json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I}", "certificate", pem, "chain", m->ca_pem,
-	                       "app_id", (json_int_t)c->app.id, "build_id", (json_int_t)c->build.id,
-	                       "not_after", api_user_time(sc.not_after, na), "serial", sc.serial,
-	                       "id", (json_int_t)sc.id));
+	             json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I}", "certificate", pem, "chain",
+	                       m->ca_pem, "app_id", (json_int_t)c->app.id, "build_id",
+	                       (json_int_t)c->build.id, "not_after",
+	                       api_user_time(sc.not_after, na), "serial", sc.serial, "id",
+	                       (json_int_t)sc.id));
 	ok = true;
 out:
 	free(pem);
@@ -387,7 +388,10 @@ static bool api_cert_item(struct req *sub, struct api_cert_memo *m, struct ccm_e
 	granted = sub->status < 400;
 	if (!granted && store_savepoint_rollback(st, err) != CCM_OK)
 		return false;
-	if (server_audit_append(sub, granted ? "ok" : sub->status >= 500 ? "error" : "refused",
+	if (server_audit_append(sub,
+	                        granted              ? "ok"
+	                        : sub->status >= 500 ? "error"
+	                                             : "refused",
 	                        err) != CCM_OK)
 		return false;
 	return !granted || store_savepoint_release(st, err) == CCM_OK;
