@@ -118,6 +118,33 @@ ccm_code ccm_attest_request_inst(const char *agent_url, const uint8_t report[CCM
                                  struct ccm_attest_instance *inst, char **cert_pem,
                                  char **chain_pem, struct ccm_error *err);
 
+/* A client of one agent that keeps its connection open (HTTP/1.1
+ * keep-alive) across requests, for callers that make many: a request that
+ * finds the connection closed by the agent meanwhile is sent once more on a
+ * new one. Each request gives up after timeout_s. Not thread-safe: one
+ * client per thread. NULL on failure (a URL that is not http://HOST:PORT,
+ * out of memory); nothing is sent before the first request. */
+struct ccm_attest_client;
+struct ccm_attest_client *ccm_attest_client_new(const char *agent_url, int timeout_s,
+                                                struct ccm_error *err);
+void ccm_attest_client_free(struct ccm_attest_client *c);
+
+/* ccm_attest_request_inst on c's connection (inst may be NULL). */
+ccm_code ccm_attest_client_request(struct ccm_attest_client *c,
+                                   const uint8_t report[CCM_REPORT_BODY_SIZE], const char *csr_pem,
+                                   const char *const *dns_names, size_t n_dns,
+                                   struct ccm_attest_instance *inst, char **cert_pem,
+                                   char **chain_pem, struct ccm_error *err);
+
+/* The two halves of ccm_attest_client_request, for a caller that sends the
+ * same request many times (ccm bench issue): the JSON body {report, csr,
+ * dns_names} (malloc'ed; NULL when out of memory), and its POST. */
+char *ccm_attest_request_body(const uint8_t report[CCM_REPORT_BODY_SIZE], const char *csr_pem,
+                              const char *const *dns_names, size_t n_dns);
+ccm_code ccm_attest_client_request_body(struct ccm_attest_client *c, const char *body,
+                                        struct ccm_attest_instance *inst, char **cert_pem,
+                                        char **chain_pem, struct ccm_error *err);
+
 /* POST /v1/instances: state "RUNNING" (repeat every keepalive_s) or
  * "STOPPED"; pid is the app's. Gives up after timeout_s. */
 ccm_code ccm_attest_instance_report(const char *agent_url, const struct ccm_attest_instance *inst,

@@ -12,6 +12,9 @@ ccm_shell_test(it_quorum integration/test_quorum.sh LABEL integration)
 ccm_shell_test(it_enroll_dcap integration/test_enroll_dcap.sh LABEL integration)
 ccm_shell_test(it_bad_objects integration/test_bad_objects.sh LABEL integration)
 ccm_shell_test(it_issue integration/test_issue.sh LABEL integration)
+# `ccm bench issue` for 1 s through bench/issue.sh, then against fakeagent.py
+# (keep-alive, and the agent closing the connection after each answer).
+ccm_shell_test(it_bench_issue integration/test_bench_issue.sh LABEL integration TIMEOUT 120)
 ccm_shell_test(it_agent_apps integration/test_agent_apps.sh LABEL integration)
 ccm_shell_test(it_node_approval integration/test_node_approval.sh LABEL integration)
 ccm_shell_test(it_objects_cli integration/test_objects_cli.sh LABEL integration)
