@@ -490,8 +490,7 @@ void store_rollback(struct store *s)
 
 /* One savepoint at a time inside a transaction: a batch whose items each
  * succeed or leave nothing behind (POST /v1/node/issue/batch). */
-static ccm_code store_run(struct store *s, const char *sql, const char *what,
-                          struct ccm_error *err)
+static ccm_code store_run(struct store *s, const char *sql, const char *what, struct ccm_error *err)
 {
 	sqlite3_stmt *st;
 

@@ -418,7 +418,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_accounts_members, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_sessions_tokens, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_savepoint, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_savepoint, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pki, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_builds_tokens, setup, teardown),
