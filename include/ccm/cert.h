@@ -59,6 +59,15 @@ ccm_code ccm_csr_parse(const char *pem, size_t len, X509_REQ **out, uint8_t spki
 ccm_code ccm_csr_parse_key(const char *pem, size_t len, X509_REQ **out, uint8_t spki_sha256[32],
                            struct ccm_error *err);
 
+/* Only the SPKI hash of a well-formed CSR with a key of an accepted type
+ * and size, without checking its self-signature (nor, for EC, that the
+ * point is on the curve): for a caller that forwards the CSR to one that
+ * does (the node agent to ccmd, which uses ccm_csr_parse_key).
+ * What the fast path of ccm_csr_parse_key does not take goes through
+ * ccm_csr_parse, so other CSRs and all refusals are as there. */
+ccm_code ccm_csr_key_hash(const char *pem, size_t len, uint8_t spki_sha256[32],
+                          struct ccm_error *err);
+
 /* "CN=web,O=Example,C=DE": attributes CN, O, OU, C, ST, L; no escapes. */
 ccm_code ccm_subject_parse(const char *s, X509_NAME **out, struct ccm_error *err);
 

@@ -11,7 +11,10 @@
  * named P-256 or P-384 key as an uncompressed point, signed with
  * ecdsa-with-SHA256/384/512, nothing trailing. Anything else, including
  * every failure, goes through ccm_csr_parse, so refusals (and their
- * messages) are the ones it gives.
+ * messages) are the ones it gives. ccm_csr_key_hash is the same path
+ * without building the key and checking the signature, for the node agent:
+ * it only needs the key's hash, and the manager it forwards the CSR to
+ * does both.
  */
 #include <string.h>
 
@@ -164,6 +167,10 @@ static bool csr_key_spki_hash(const CSR_KEY_SPKI *k, uint8_t out[32])
 	return ok;
 }
 
+/* out NULL: only the hash is wanted (ccm_csr_key_hash). The curve and
+ * the point's form are checked; building the key (which checks that the
+ * point is on the curve, the costly part) and the self-signature are
+ * left to whoever the CSR is forwarded to. */
 static bool csr_key_fast(const char *pem, size_t len, X509_REQ **out, uint8_t spki_sha256[32])
 {
 	BIO *bio = BIO_new_mem_buf(pem, (int)len);
@@ -182,9 +189,10 @@ static bool csr_key_fast(const char *pem, size_t len, X509_REQ **out, uint8_t sp
 	v = (CSR_KEY_REQ *)ASN1_item_d2i(NULL, &p, dlen, CSR_KEY_REQ_it());
 	if (v == NULL || p != der + dlen || (md = csr_key_md(v->sig_alg)) == NULL ||
 	    (group = csr_key_group(v->info->spki)) == NULL ||
-	    (pk = csr_key_pkey(v->info->spki, group)) == NULL || !csr_key_verify(v, md, pk) ||
+	    (out != NULL &&
+	     ((pk = csr_key_pkey(v->info->spki, group)) == NULL || !csr_key_verify(v, md, pk))) ||
 	    !csr_key_spki_hash(v->info->spki, spki_sha256) ||
-	    (*out = csr_key_request(v->info->spki)) == NULL)
+	    (out != NULL && (*out = csr_key_request(v->info->spki)) == NULL))
 		goto out;
 	ok = true;
 out:
@@ -206,6 +214,25 @@ ccm_code ccm_csr_parse_key(const char *pem, size_t len, X509_REQ **out, uint8_t 
 		ERR_pop_to_mark();
 	}
 	return ok ? CCM_OK : ccm_csr_parse(pem, len, out, spki_sha256, err);
+}
+
+ccm_code ccm_csr_key_hash(const char *pem, size_t len, uint8_t spki_sha256[32],
+                          struct ccm_error *err)
+{
+	X509_REQ *req = NULL;
+	bool ok = false;
+	ccm_code rc;
+
+	if (len > 0 && len <= CCM_CSR_MAX) {
+		ERR_set_mark();
+		ok = csr_key_fast(pem, len, NULL, spki_sha256);
+		ERR_pop_to_mark();
+	}
+	if (ok)
+		return CCM_OK;
+	rc = ccm_csr_parse(pem, len, &req, spki_sha256, err);
+	X509_REQ_free(req);
+	return rc;
 }
 
 /* The template macros are declarations, not calls: keep clang-format out

@@ -2,11 +2,13 @@
  * DESIGN: the node agent is two loops. The main thread runs libevent: the
  * local HTTP API on port 9092 that runtimes on this node talk to. A manager
  * thread owns every conversation with ccmd (enrollment, heartbeats,
- * renewal) so a slow or absent manager never stalls a local request; and a
- * small pool of workers turns local attest requests into manager calls,
- * each with its own keep-alive mTLS connection, handing the answer back to
- * the event loop with event_base_once. The node identity (key, certificate)
- * is read-mostly and guarded by one mutex; the key never leaves the process.
+ * renewal) so a slow or absent manager never stalls a local request; a few
+ * batcher threads turn the attest requests queued at the moment into one
+ * manager call (attest.c), and a small pool of workers makes the other
+ * calls; each thread has its own keep-alive mTLS connection and hands the
+ * answers back to the event loop with event_base_once. The node identity
+ * (key, certificate) is read-mostly and guarded by one mutex; the key never
+ * leaves the process.
  */
 #ifndef CCM_AGENT_H
 #define CCM_AGENT_H
@@ -27,7 +29,11 @@
 #define AGENT_DEFAULT_PORT 9092
 #define AGENT_MAX_LABELS 64
 #define AGENT_MAX_BODY (64 * 1024)
-#define AGENT_WORKERS 32 /* calls in flight to the manager: enough to fill its group commits */
+#define AGENT_WORKERS 4    /* app config calls (attest requests go to the batchers) */
+#define AGENT_BATCHERS 2   /* attest batches in flight to the manager (attest.c) */
+#define AGENT_BATCH_MAX 64 /* requests per batch: the manager's cap */
+#define AGENT_BATCH_BYTES (2 * 1024 * 1024) /* batch body cap: the manager's */
+#define MGR_MAX_RESPONSE (1u << 20)
 #define AGENT_MAX_INSTANCES 256
 #define AGENT_DEFAULT_KEEPALIVE 15
 
@@ -54,7 +60,22 @@ struct agent_instance {
 	time_t started, last_seen, stopped_at;
 };
 
-struct agent_job;
+struct mgr_conn;
+
+/* A local request that needs the manager: made on the loop, answered on a
+ * worker or batcher, replied to on the loop (local_done). */
+struct agent_job {
+	struct agent_job *next;
+	struct agent *a;
+	struct evhttp_request *req;
+	void (*run)(struct agent_job *j, struct mgr_conn *c); /* on a worker */
+	json_t *body;
+	int64_t app_id; /* GET /v1/apps/{id}/config */
+	char *item;     /* attest: its /v1/node/issue body, serialized */
+	size_t item_len;
+	int status; /* the answer */
+	json_t *reply;
+};
 
 struct agent {
 	struct agent_config cfg;
@@ -75,6 +96,12 @@ struct agent {
 	pthread_t workers[AGENT_WORKERS];
 	pthread_cond_t cond;
 	struct agent_job *queue_head, *queue_tail;
+	/* attest batchers (attest.c), under their own lock */
+	pthread_t batchers[AGENT_BATCHERS];
+	pthread_mutex_t attest_lock;
+	pthread_cond_t attest_cond;
+	struct agent_job *attest_head, *attest_tail;
+	atomic_llong batch_retry; /* manager without the batch route: single calls until then */
 	pthread_t manager_thread;
 	/* app instances (instance.c), under their own lock */
 	pthread_mutex_t inst_lock;
@@ -97,10 +124,12 @@ ccm_code identity_store(struct agent *a, const char *cert, const char *chain, co
 long identity_cert_remaining(struct agent *a);
 
 /* mgr.c: calls to ccmd. status is the HTTP status; *resp a new reference. */
-struct mgr_conn;
 struct mgr_conn *mgr_conn_new(struct agent *a);
 void mgr_conn_free(struct mgr_conn *c);
 ccm_code mgr_call(struct mgr_conn *c, const char *method, const char *path, json_t *body, bool mtls,
+                  long *status, json_t **resp, struct ccm_error *err);
+/* POST of an already serialized JSON body over mTLS; answers up to max bytes. */
+ccm_code mgr_post(struct mgr_conn *c, const char *path, const char *payload, size_t len, size_t max,
                   long *status, json_t **resp, struct ccm_error *err);
 ccm_code mgr_enroll(struct agent *a, struct ccm_error *err);
 void *mgr_thread_main(void *arg);
@@ -120,6 +149,17 @@ json_t *instance_heartbeat(struct agent *a);
 /* local.c: the local API. */
 ccm_code local_start(struct agent *a, struct ccm_error *err);
 void local_stop(struct agent *a);
+/* {"error": {code, message}}. */
+json_t *local_error(const char *code, const char *msg);
+void local_job_fail(struct agent_job *j, int status, const char *code, const char *msg);
+/* Reply to a list of answered jobs (linked by next) on the event loop. */
+void local_done(struct agent *a, struct agent_job *list);
+
+/* attest.c: POST /v1/attest, batched to the manager. */
+ccm_code attest_start(struct agent *a, struct ccm_error *err);
+void attest_stop(struct agent *a);
+/* Queue a job whose body passed the local API's JSON gates. */
+void attest_enqueue(struct agent *a, struct agent_job *j);
 
 /* Log one JSON line on stderr. */
 void agent_log(const char *level, const char *msg, const char *detail);

@@ -4,39 +4,21 @@
  * node, so it trusts nothing it is sent: bodies are capped by evhttp before
  * they are read, parsed with the shared JSON gates (lib/api), and the report
  * must bind the CSR's key before the agent vouches for it with its own
- * signature. Requests that need the manager run on worker threads; the
- * event loop only parses and replies. Besides attest: GET /v1/apps/{id}/config
+ * signature. Requests that need the manager run on other threads (attest
+ * requests on the batchers of attest.c, the rest on workers); the event
+ * loop only parses and replies. Besides attest: GET /v1/apps/{id}/config
  * (forwarded to the manager, never cached) and /v1/instances, the runtimes'
  * own reports of their app instances (instance.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
-#include <openssl/crypto.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include "agent.h"
 #include "api/apijson.h"
-#include "ccm/attest.h"
-#include "ccm/cert.h"
-#include "pki/pki.h"
-#include "util/util.h"
-
-struct agent_job {
-	struct agent_job *next;
-	struct agent *a;
-	struct evhttp_request *req;
-	void (*run)(struct agent_job *j, struct mgr_conn *c); /* on a worker */
-	json_t *body;
-	int64_t app_id; /* GET /v1/apps/{id}/config */
-	int status;
-	json_t *reply;
-};
 
 static void reply_json(struct evhttp_request *req, int status, json_t *obj)
 {
@@ -52,14 +34,14 @@ static void reply_json(struct evhttp_request *req, int status, json_t *obj)
 	free(s);
 }
 
-static json_t *error_obj(const char *code, const char *msg)
+json_t *local_error(const char *code, const char *msg)
 {
 	return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
 }
 
 static void reply_error(struct evhttp_request *req, int status, const char *code, const char *msg)
 {
-	json_t *o = error_obj(code, msg);
+	json_t *o = local_error(code, msg);
 
 	reply_json(req, status, o);
 	json_decref(o);
@@ -86,151 +68,41 @@ static const struct apijson_field attest_fields[] = {
         {NULL, 0, false, 0, 0, NULL},
 };
 
-/* SPKI hash of a PEM CSR that ccm_csr_parse_key accepts (self-signature,
- * key strength; without OpenSSL 3.0's key decoder for EC keys). */
-static ccm_code csr_spki(const char *pem, uint8_t digest[32], struct ccm_error *err)
-{
-	X509_REQ *req = NULL;
-	ccm_code rc = ccm_csr_parse_key(pem, strlen(pem), &req, digest, err);
-
-	X509_REQ_free(req);
-	return rc;
-}
-
-/* The node certificate parsed once per renewal, not per request (with
- * OpenSSL 3.0 the parse costs more than the quote's signature); guarded
- * by a->lock like the PEM it was parsed from. */
-static char *node_cert_pem;
-static X509 *node_cert_x;
-
-static ccm_code node_cert(struct agent *a, X509 **out, struct ccm_error *err)
-{
-	ccm_code rc = CCM_OK;
-	X509 *x = NULL;
-	char *pem;
-
-	pthread_mutex_lock(&a->lock);
-	if (node_cert_pem == NULL || strcmp(node_cert_pem, a->cert_pem) != 0) {
-		rc = pki_cert_from_pem(a->cert_pem, strlen(a->cert_pem), &x, err);
-		pem = rc == CCM_OK ? strdup(a->cert_pem) : NULL;
-		if (rc == CCM_OK && pem == NULL)
-			rc = ccm_fail(err, CCM_E_NOMEM, "out of memory");
-		if (rc == CCM_OK) {
-			free(node_cert_pem);
-			X509_free(node_cert_x);
-			node_cert_pem = pem;
-			node_cert_x = x;
-			x = NULL;
-		}
-		X509_free(x);
-	}
-	if (rc == CCM_OK && X509_up_ref(node_cert_x) == 1)
-		*out = node_cert_x;
-	pthread_mutex_unlock(&a->lock);
-	return rc;
-}
-
-/* Wrap the runtime's report into evidence the manager can check. */
-static ccm_code make_evidence(struct agent *a, const uint8_t report[384], json_t **out,
-                              struct ccm_error *err)
-{
-	uint8_t q[CCM_SIMQ_SIZE_MAX];
-	size_t qlen = 0;
-	X509 *cert = NULL;
-	char *b64;
-	ccm_code rc;
-
-	if ((rc = node_cert(a, &cert, err)) != CCM_OK)
-		return rc;
-	rc = ccm_simquote_sign(report, cert, a->key, (int64_t)time(NULL), q, &qlen, err);
-	X509_free(cert);
-	if (rc != CCM_OK)
-		return rc;
-	b64 = util_b64_encode(q, qlen);
-	*out = json_pack("{s:s,s:s}", "type", "simulated", "quote", b64 ? b64 : "");
-	free(b64);
-	return CCM_OK;
-}
-
-static void job_fail(struct agent_job *j, int status, const char *code, const char *msg)
+void local_job_fail(struct agent_job *j, int status, const char *code, const char *msg)
 {
 	j->status = status;
-	j->reply = error_obj(code, msg);
+	j->reply = local_error(code, msg);
 }
 
-/* Worker side of POST /v1/attest: check, wrap, ask the manager. */
-static void attest_run(struct agent_job *j, struct mgr_conn *c)
+static void jobs_complete(evutil_socket_t fd, short what, void *arg)
 {
-	const char *report_b64 = json_string_value(json_object_get(j->body, "report"));
-	const char *csr = json_string_value(json_object_get(j->body, "csr"));
-	uint8_t *report = NULL, spki[32];
-	json_t *evidence = NULL, *body = NULL, *resp = NULL;
-	struct ccm_error err;
-	size_t rlen = 0;
-	long status = 0;
-
-	if (!j->a->enrolled) {
-		job_fail(j, 503, "not_enrolled", "this node is not enrolled with a manager yet");
-		return;
-	}
-	if (util_b64_decode(report_b64, strlen(report_b64), 384, &report, &rlen, "report", &err) !=
-	            CCM_OK ||
-	    rlen != 384) {
-		job_fail(j, 400, "invalid_report",
-		         rlen != 384 && report ? "report: not 384 bytes" : err.msg);
-		goto out;
-	}
-	if (csr_spki(csr, spki, &err) != CCM_OK) {
-		job_fail(j, 400, "invalid_csr", err.msg);
-		goto out;
-	}
-	if (CRYPTO_memcmp(spki, report + 320, 32) != 0) {
-		job_fail(j, 400, "key_binding",
-		         "report data does not bind the CSR key (SHA-256 of its "
-		         "SubjectPublicKeyInfo)");
-		goto out;
-	}
-	if (make_evidence(j->a, report, &evidence, &err) != CCM_OK) {
-		job_fail(j, 500, "evidence", err.msg);
-		goto out;
-	}
-	body = json_pack("{s:s,s:O}", "csr", csr, "evidence", evidence);
-	if (json_object_get(j->body, "dns_names"))
-		json_object_set(body, "dns_names", json_object_get(j->body, "dns_names"));
-	if (mgr_call(c, "POST", "/v1/node/issue", body, true, &status, &resp, &err) != CCM_OK) {
-		job_fail(j, 502, "manager_unreachable", err.msg);
-		goto out;
-	}
-	j->status = (int)status;
-	j->reply = resp ? resp : error_obj("manager_error", "empty answer from the manager");
-	resp = NULL;
-	/* The handle the runtime reports its instance with (instance.c). */
-	if ((status == 200 || status == 201) && json_is_object(j->reply))
-		instance_grant(j->a, j->reply);
-out:
-	free(report);
-	json_decref(evidence);
-	json_decref(body);
-	json_decref(resp);
-}
-
-static void job_complete(evutil_socket_t fd, short what, void *arg)
-{
-	struct agent_job *j = arg;
+	struct agent_job *j = arg, *next;
 
 	(void)fd;
 	(void)what;
-	reply_json(j->req, j->status, j->reply);
-	json_decref(j->reply);
-	json_decref(j->body);
-	free(j);
+	for (; j != NULL; j = next) {
+		next = j->next;
+		reply_json(j->req, j->status, j->reply);
+		json_decref(j->reply);
+		json_decref(j->body);
+		free(j->item);
+		free(j);
+	}
+}
+
+/* One wake-up of the loop for a whole batch. */
+void local_done(struct agent *a, struct agent_job *list)
+{
+	struct timeval now = {0, 0};
+
+	if (list != NULL)
+		event_base_once(a->base, -1, EV_TIMEOUT, jobs_complete, list, &now);
 }
 
 static void *worker_main(void *arg)
 {
 	struct agent *a = arg;
 	struct mgr_conn *c = mgr_conn_new(a);
-	struct timeval now = {0, 0};
 
 	for (;;) {
 		struct agent_job *j;
@@ -243,11 +115,12 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&a->lock);
 		if (j == NULL)
 			break;
+		j->next = NULL;
 		if (c == NULL)
-			job_fail(j, 500, "internal", "no manager connection");
+			local_job_fail(j, 500, "internal", "no manager connection");
 		else
 			j->run(j, c);
-		event_base_once(a->base, -1, EV_TIMEOUT, job_complete, j, &now);
+		local_done(a, j);
 	}
 	mgr_conn_free(c);
 	return NULL;
@@ -271,22 +144,32 @@ static json_t *read_body(struct evhttp_request *req, const struct apijson_field 
 	return obj;
 }
 
-/* Hand a request to the workers; body (may be NULL) is taken over. */
-static void enqueue(struct evhttp_request *req, struct agent *a,
-                    void (*run)(struct agent_job *, struct mgr_conn *), json_t *body,
-                    int64_t app_id)
+/* A job for a request; body (may be NULL) is taken over. NULL: the
+ * request was answered. */
+static struct agent_job *job_new(struct evhttp_request *req, struct agent *a, json_t *body)
 {
 	struct agent_job *j = calloc(1, sizeof(*j));
 
 	if (j == NULL) {
 		json_decref(body);
 		reply_error(req, 500, "internal", "out of memory");
-		return;
+		return NULL;
 	}
 	j->a = a;
 	j->req = req;
-	j->run = run;
 	j->body = body;
+	return j;
+}
+
+/* Hand a request to the workers. */
+static void enqueue(struct evhttp_request *req, struct agent *a,
+                    void (*run)(struct agent_job *, struct mgr_conn *), int64_t app_id)
+{
+	struct agent_job *j = job_new(req, a, NULL);
+
+	if (j == NULL)
+		return;
+	j->run = run;
 	j->app_id = app_id;
 	pthread_mutex_lock(&a->lock);
 	if (a->queue_tail != NULL)
@@ -302,11 +185,12 @@ static void on_attest(struct evhttp_request *req, struct agent *a)
 {
 	struct apijson_result r;
 	json_t *body = read_body(req, attest_fields, &r);
+	struct agent_job *j;
 
 	if (body == NULL)
 		reply_error(req, 400, apijson_status_code(r.status), r.msg);
-	else
-		enqueue(req, a, attest_run, body, 0);
+	else if ((j = job_new(req, a, body)) != NULL)
+		attest_enqueue(a, j);
 }
 
 /* Worker side of GET /v1/apps/{id}/config: the manager's answer as is
@@ -319,16 +203,17 @@ static void config_run(struct agent_job *j, struct mgr_conn *c)
 	char path[96];
 
 	if (!j->a->enrolled) {
-		job_fail(j, 503, "not_enrolled", "this node is not enrolled with a manager yet");
+		local_job_fail(j, 503, "not_enrolled",
+		               "this node is not enrolled with a manager yet");
 		return;
 	}
 	snprintf(path, sizeof(path), "/v1/node/apps/%lld/config", (long long)j->app_id);
 	if (mgr_call(c, "GET", path, NULL, true, &status, &resp, &err) != CCM_OK) {
-		job_fail(j, 502, "manager_unreachable", err.msg);
+		local_job_fail(j, 502, "manager_unreachable", err.msg);
 		return;
 	}
 	j->status = (int)status;
-	j->reply = resp ? resp : error_obj("manager_error", "empty answer from the manager");
+	j->reply = resp ? resp : local_error("manager_error", "empty answer from the manager");
 }
 
 /* "/v1/apps/{id}/config" -> id; 0 when the id is not a positive decimal
@@ -365,7 +250,7 @@ static void on_app_config(struct evhttp_request *req, struct agent *a, int64_t i
 	else if (id == 0)
 		reply_error(req, 400, "invalid_id", "app id: expected a positive decimal integer");
 	else
-		enqueue(req, a, config_run, NULL, id);
+		enqueue(req, a, config_run, id);
 }
 
 static const struct apijson_field instance_fields[] = {
@@ -448,7 +333,7 @@ ccm_code local_start(struct agent *a, struct ccm_error *err)
 		                a->cfg.listen_addr, a->cfg.port);
 	for (int i = 0; i < AGENT_WORKERS; i++)
 		pthread_create(&a->workers[i], NULL, worker_main, a);
-	return CCM_OK;
+	return attest_start(a, err);
 }
 
 void local_stop(struct agent *a)
@@ -459,10 +344,7 @@ void local_stop(struct agent *a)
 	pthread_mutex_unlock(&a->lock);
 	for (int i = 0; i < AGENT_WORKERS; i++)
 		pthread_join(a->workers[i], NULL);
+	attest_stop(a);
 	if (a->http != NULL)
 		evhttp_free(a->http);
-	free(node_cert_pem);
-	X509_free(node_cert_x);
-	node_cert_pem = NULL;
-	node_cert_x = NULL;
 }

@@ -3,10 +3,12 @@
  * CA pinned (--cacert), a response cap, JSON in and out, and, once
  * enrolled, the node certificate as the client identity (mTLS). Each thread
  * keeps its own connection (curl handles are not shared) so keep-alive
- * works. The manager thread enrolls, then heartbeats at the interval the
- * manager sets (sooner when an app instance changed state), renews the
- * certificate before expiry, and backs off while the manager is
- * unreachable: local runtimes keep being served meanwhile.
+ * works, and the options that do not change (CA, key, certificate, limits)
+ * are set once per connection, again only when the certificate is renewed.
+ * The manager thread enrolls, then heartbeats at the interval the manager
+ * sets (sooner when an app instance changed state), renews the certificate
+ * before expiry, and backs off while the manager is unreachable: local
+ * runtimes keep being served meanwhile.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +24,14 @@
 #include "util/util.h"
 #include "ccm/attest.h"
 
-#define MGR_MAX_RESPONSE (1u << 20)
-
 struct mgr_conn {
 	struct agent *a;
 	CURL *curl;
 	char *key_pem; /* the node key as PEM, for curl; wiped on free */
 	size_t key_len;
+	struct curl_slist *hdr;
+	bool ready; /* the lasting options are set */
+	char *cert; /* the client certificate they hold, NULL: no mTLS */
 };
 
 struct mgr_conn *mgr_conn_new(struct agent *a)
@@ -39,8 +42,9 @@ struct mgr_conn *mgr_conn_new(struct agent *a)
 		return NULL;
 	c->a = a;
 	c->curl = curl_easy_init();
+	c->hdr = curl_slist_append(NULL, "Content-Type: application/json");
 	util_key_pem(a->key, &c->key_pem, &c->key_len, NULL);
-	if (c->curl == NULL || c->key_pem == NULL) {
+	if (c->curl == NULL || c->key_pem == NULL || c->hdr == NULL) {
 		mgr_conn_free(c);
 		return NULL;
 	}
@@ -55,28 +59,57 @@ void mgr_conn_free(struct mgr_conn *c)
 		curl_easy_cleanup(c->curl);
 	if (c->key_pem != NULL)
 		OPENSSL_secure_clear_free(c->key_pem, c->key_len + 1);
+	curl_slist_free_all(c->hdr);
+	free(c->cert);
 	free(c);
 }
 
-static void set_mtls(struct mgr_conn *c, char **cert_copy)
+/* The options every call shares; cert (taken over) is the client
+ * certificate, NULL for none. */
+static void mgr_setup(struct mgr_conn *c, char *cert)
 {
-	struct curl_blob cert, key;
+	struct curl_blob cb, kb;
+
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->a->cfg.cacert);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdr);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, util_capbuf_write);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https");
+	free(c->cert);
+	c->cert = cert;
+	c->ready = true;
+	if (cert == NULL)
+		return;
+	cb.data = cert;
+	cb.len = strlen(cert);
+	cb.flags = CURL_BLOB_COPY;
+	kb.data = c->key_pem;
+	kb.len = c->key_len;
+	kb.flags = CURL_BLOB_COPY;
+	curl_easy_setopt(c->curl, CURLOPT_SSLCERT_BLOB, &cb);
+	curl_easy_setopt(c->curl, CURLOPT_SSLCERTTYPE, "PEM");
+	curl_easy_setopt(c->curl, CURLOPT_SSLKEY_BLOB, &kb);
+	curl_easy_setopt(c->curl, CURLOPT_SSLKEYTYPE, "PEM");
+}
+
+/* Set up again only when mTLS is switched or the certificate renewed. */
+static void mgr_prepare(struct mgr_conn *c, bool mtls)
+{
+	const char *now;
+	bool same;
+	char *cert = NULL;
 
 	pthread_mutex_lock(&c->a->lock);
-	*cert_copy = c->a->cert_pem ? strdup(c->a->cert_pem) : NULL;
+	now = mtls ? c->a->cert_pem : NULL;
+	same = c->ready &&
+	       (now == NULL ? c->cert == NULL : c->cert != NULL && strcmp(c->cert, now) == 0);
+	if (!same && now != NULL)
+		cert = strdup(now);
 	pthread_mutex_unlock(&c->a->lock);
-	if (*cert_copy == NULL)
-		return;
-	cert.data = *cert_copy;
-	cert.len = strlen(*cert_copy);
-	cert.flags = CURL_BLOB_COPY;
-	key.data = c->key_pem;
-	key.len = c->key_len;
-	key.flags = CURL_BLOB_COPY;
-	curl_easy_setopt(c->curl, CURLOPT_SSLCERT_BLOB, &cert);
-	curl_easy_setopt(c->curl, CURLOPT_SSLCERTTYPE, "PEM");
-	curl_easy_setopt(c->curl, CURLOPT_SSLKEY_BLOB, &key);
-	curl_easy_setopt(c->curl, CURLOPT_SSLKEYTYPE, "PEM");
+	if (!same)
+		mgr_setup(c, cert);
 }
 
 static ccm_code parse_response(struct util_capbuf *b, json_t **resp, struct ccm_error *err)
@@ -92,32 +125,27 @@ static ccm_code parse_response(struct util_capbuf *b, json_t **resp, struct ccm_
 	return CCM_OK;
 }
 
-ccm_code mgr_call(struct mgr_conn *c, const char *method, const char *path, json_t *body, bool mtls,
-                  long *status, json_t **resp, struct ccm_error *err)
+static ccm_code mgr_perform(struct mgr_conn *c, const char *method, const char *path,
+                            const char *payload, size_t len, bool mtls, size_t max, long *status,
+                            json_t **resp, struct ccm_error *err)
 {
-	char url[2048], *payload = NULL, *cert = NULL;
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	struct util_capbuf b = {.max = MGR_MAX_RESPONSE};
+	struct util_capbuf b = {.max = max};
+	char url[2048];
 	CURLcode cc;
 	ccm_code rc = CCM_OK;
 
+	*resp = NULL;
 	snprintf(url, sizeof(url), "%s%s", c->a->cfg.manager_url, path);
-	curl_easy_reset(c->curl);
+	mgr_prepare(c, mtls);
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
-	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->a->cfg.cacert);
-	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, util_capbuf_write);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https");
-	if (body != NULL) {
-		payload = json_dumps(body, JSON_COMPACT);
+	if (payload != NULL) {
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, payload);
+	} else {
+		curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
 	}
-	if (mtls)
-		set_mtls(c, &cert);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	cc = curl_easy_perform(c->curl);
 	if (cc != CURLE_OK)
 		rc = ccm_fail(err, CCM_E_IO, "manager %s: %s", url,
@@ -126,11 +154,28 @@ ccm_code mgr_call(struct mgr_conn *c, const char *method, const char *path, json
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
 	if (rc == CCM_OK)
 		rc = parse_response(&b, resp, err);
-	curl_slist_free_all(hdr);
-	free(payload);
-	free(cert);
 	free(b.p);
 	return rc;
+}
+
+ccm_code mgr_call(struct mgr_conn *c, const char *method, const char *path, json_t *body, bool mtls,
+                  long *status, json_t **resp, struct ccm_error *err)
+{
+	char *payload = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	ccm_code rc;
+
+	if (body != NULL && payload == NULL)
+		return ccm_fail(err, CCM_E_NOMEM, "out of memory");
+	rc = mgr_perform(c, method, path, payload, payload ? strlen(payload) : 0, mtls,
+	                 MGR_MAX_RESPONSE, status, resp, err);
+	free(payload);
+	return rc;
+}
+
+ccm_code mgr_post(struct mgr_conn *c, const char *path, const char *payload, size_t len, size_t max,
+                  long *status, json_t **resp, struct ccm_error *err)
+{
+	return mgr_perform(c, "POST", path, payload, len, true, max, status, resp, err);
 }
 
 /* "code: message" of an API error body, for logs and refusals. */

@@ -16,6 +16,7 @@ ccm_shell_test(it_issue integration/test_issue.sh LABEL integration)
 # (keep-alive, and the agent closing the connection after each answer).
 ccm_shell_test(it_bench_issue integration/test_bench_issue.sh LABEL integration TIMEOUT 120)
 ccm_shell_test(it_agent_apps integration/test_agent_apps.sh LABEL integration)
+ccm_shell_test(it_agent_batch integration/test_agent_batch.sh LABEL integration)
 ccm_shell_test(it_node_approval integration/test_node_approval.sh LABEL integration)
 ccm_shell_test(it_objects_cli integration/test_objects_cli.sh LABEL integration)
 ccm_shell_test(it_registry_creds integration/test_registry_creds.sh LABEL integration TIMEOUT 300)

@@ -1,0 +1,174 @@
+#!/bin/bash
+# The agent batches attest requests (src/ccm-agent/attest.c): many runtimes
+# attest at once against the real ccmd, so requests queue while a batch is
+# in flight and go out together as POST /v1/node/issue/batch. Checked:
+# batches of more than one formed; every client got its own answer (a
+# certificate for its own key with the names it asked for, or its own
+# refusal: a name not whitelisted and a CSR whose signature does not
+# verify refused by the manager inside a batch, a malformed CSR and a
+# report binding another key refused by the agent); ccmd audited one
+# certificate.issue entry per request that reached it, with its result,
+# and none for those the agent refused.
+. "$(dirname "$0")/lib.sh"
+
+ccmd_start
+bootstrap_admin
+TOKEN=$ADMIN
+acc=$(new_account tenant "$TOKEN" '"test_only":true')
+A=/v1/accounts/$acc
+api POST "$A/apps" '{"name":"web","isvprodid":1,"isvsvn":1,
+ "allowed_domains":["web.example.org","api.example.org"],"cert_subject":"CN=web"}'
+expect_status 201 "app"
+app=$(jget "$OUT" id)
+dtask=$(jget "$OUT" domain_task_id)
+b64=$(new_sigstruct good 1 1)
+api POST "$A/builds" "{\"app_id\":$app,\"sigstruct\":\"$b64\"}"
+expect_status 201 "build"
+api POST "$A/tasks/$(jget "$OUT" task_id)/approve" '{}'
+expect_status 200 "approve build"
+api POST "$A/tasks/$dtask/approve" '{}'
+expect_status 200 "approve domains"
+api POST "$A/join-tokens" '{"name":"agent"}'
+jt=$(jget "$OUT" token)
+
+APORT=$(free_port)
+"$CCM_BIN/ccm-agent" --manager "https://127.0.0.1:$PORT" --cacert "$DATA/ca.pem" \
+	--join-token "$jt" --data "$T/agent" --listen "127.0.0.1:$APORT" --name node-a \
+	2>>"$T/agent.log" &
+agent_started
+for _ in $(seq 1 100); do
+	curl -sf "http://127.0.0.1:$APORT/v1/version" >"$T/v.json" 2>/dev/null &&
+		[ "$(jget "$T/v.json" enrolled)" = true ] && break
+	kill -0 "$AGENT_PID" 2>/dev/null || { cat "$T/agent.log" >&2; fail "agent exited"; }
+	sleep 0.1
+done
+[ "$(jget "$T/v.json" enrolled)" = true ] || { cat "$T/agent.log" >&2; fail "agent did not enroll"; }
+
+# 40 good requests (half asking for one name), 3 for a name not
+# whitelisted, 2 CSRs with a broken signature, 1 malformed CSR, 1 report
+# binding another key; all sent at once, three rounds. Prints the serials
+# granted, one a line.
+"$PY" - "$APORT" "$T" "$CCM_BIN/ccm" >"$T/serials" <<'PY' || fail "batch clients"
+import http.client, json, subprocess, sys, threading
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+port, tmp, ccm = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+def key_csr(i):
+    k = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "c%d" % i)]))
+           .sign(k, hashes.SHA256()))
+    return k, csr
+
+def report(k, i):
+    path = "%s/k%d.pem" % (tmp, i)
+    with open(path, "wb") as f:
+        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()))
+    subprocess.run([ccm, "attest", "report", "--sigstruct", tmp + "/good.sig", "--key", path,
+                    "-o", path + ".rep"], check=True)
+    import base64
+    return base64.b64encode(open(path + ".rep", "rb").read()).decode()
+
+def pem(csr):
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+def bad_signature(csr):
+    der = bytearray(csr.public_bytes(serialization.Encoding.DER))
+    der[-1] ^= 0x01  # the last byte of the ECDSA signature's s
+    import base64
+    b = base64.encodebytes(bytes(der)).decode()
+    return "-----BEGIN CERTIFICATE REQUEST-----\n" + b + "-----END CERTIFICATE REQUEST-----\n"
+
+cases, n = [], 0
+for kind, count in (("good", 40), ("evil", 3), ("badsig", 2), ("junk", 1), ("binding", 1)):
+    for _ in range(count):
+        k, csr = key_csr(n)
+        c = {"kind": kind, "key": k, "body": {"report": report(k, n), "csr": pem(csr)}}
+        if kind == "good" and n % 2:
+            c["body"]["dns_names"] = ["web.example.org"]
+        if kind == "evil":
+            c["body"]["dns_names"] = ["evil.example.org"]
+        if kind == "badsig":
+            c["body"]["csr"] = bad_signature(csr)
+        if kind == "junk":
+            c["body"]["csr"] = "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+        if kind == "binding":
+            c["body"]["csr"] = pem(key_csr(n + 1000)[1])
+        cases.append(c)
+        n += 1
+
+def check(c, status, ans):
+    kind, err = c["kind"], ans.get("error", {})
+    want = {"evil": (403, "policy_refused", "domains"),
+            "badsig": (400, "invalid_csr", "self-signature"),
+            "junk": (400, "invalid_csr", "not a PEM certificate request"),
+            "binding": (400, "key_binding", "does not bind")}
+    if kind != "good":
+        st, code, msg = want[kind]
+        assert status == st and err.get("code") == code and msg in err.get("message", ""), \
+            (kind, status, ans)
+        return None
+    assert status == 200, (kind, status, ans)
+    cert = x509.load_pem_x509_certificate(ans["certificate"].encode())
+    assert cert.public_key().public_numbers() == c["key"].public_key().public_numbers(), \
+        "a client got a certificate for another key"
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value \
+        .get_values_for_type(x509.DNSName)
+    asked = c["body"].get("dns_names", ["web.example.org", "api.example.org"])
+    assert sorted(names) == sorted(asked), (names, asked)
+    assert len(ans["instance"]["token"]) == 64, ans.get("instance")
+    return ans["serial"]
+
+serials, errors = [], []
+def client(c, barrier):
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        barrier.wait()
+        conn.request("POST", "/v1/attest", json.dumps(c["body"]),
+                     {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        s = check(c, r.status, json.loads(r.read()))
+        if s:
+            serials.append(s)
+    except Exception as e:  # noqa: BLE001 - reported below
+        errors.append(repr(e))
+
+for _ in range(3):
+    barrier = threading.Barrier(len(cases))
+    ts = [threading.Thread(target=client, args=(c, barrier)) for c in cases]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+if errors:
+    sys.exit("\n".join(errors[:5]))
+print("\n".join(serials))
+PY
+
+[ "$(sort -u "$T/serials" | wc -l)" = 120 ] || fail "120 distinct grants expected: $(wc -l <"$T/serials")"
+batches=$(grep -c '"path":"/v1/node/issue/batch","status":200' "$T/ccmd.log" || true)
+[ "$batches" -ge 1 ] || fail "no batch reached the manager"
+echo "batches: $batches" >&2
+
+# One audit entry per request that reached the manager, with its result.
+api GET "$A/audit?action=certificate.issue&limit=1000"
+expect_status 200 "audit"
+"$PY" - "$OUT" "$T/serials" <<'PY' || fail "audit entries"
+import json, sys
+items = json.load(open(sys.argv[1]))["items"]
+serials = open(sys.argv[2]).read().split()
+ok = [e for e in items if e["result"] == "ok"]
+refused = [e for e in items if e["result"] == "refused"]
+assert len(items) == 3 * 45, "%d entries (135 expected)" % len(items)
+assert len(ok) == 120 and len(refused) == 15, (len(ok), len(refused))
+for s in serials:
+    assert sum(("serial " + s) in e["reason"] for e in ok) == 1, "serial %s audited once" % s
+assert sum("domains" in e["reason"] for e in refused) == 9, [e["reason"] for e in refused]
+assert sum("self-signature" in e["reason"] for e in refused) == 6, [e["reason"] for e in refused]
+PY
+echo ok
