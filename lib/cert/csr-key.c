@@ -16,6 +16,7 @@
  * it only needs the key's hash, and the manager it forwards the CSR to
  * does both.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/asn1t.h>
@@ -98,22 +99,49 @@ static const char *csr_key_group(const CSR_KEY_SPKI *k)
 	return group;
 }
 
-/* The key from its point (EVP_PKEY_fromdata checks it is on the curve). */
-static EVP_PKEY *csr_key_pkey(const CSR_KEY_SPKI *k, const char *group)
+/* Domain parameters of each accepted curve, built once: importing a point
+ * onto a copy of them costs a third of EVP_PKEY_fromdata by group name,
+ * which builds the curve anew each time (and its Montgomery constants on
+ * first use, inside the signature check). */
+static EVP_PKEY *csr_key_params[2]; /* prime256v1, secp384r1 */
+static pthread_once_t csr_key_once = PTHREAD_ONCE_INIT;
+
+static EVP_PKEY *csr_key_params_new(const char *group)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 	EVP_PKEY *pk = NULL;
-	OSSL_PARAM ps[3];
+	OSSL_PARAM ps[2];
 
 	ps[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
-	ps[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-	                                          (void *)ASN1_STRING_get0_data(k->public_key),
-	                                          (size_t)ASN1_STRING_length(k->public_key));
-	ps[2] = OSSL_PARAM_construct_end();
+	ps[1] = OSSL_PARAM_construct_end();
 	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, ps) <= 0)
+	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_KEY_PARAMETERS, ps) <= 0)
 		pk = NULL;
 	EVP_PKEY_CTX_free(ctx);
+	return pk;
+}
+
+static void csr_key_init(void)
+{
+	csr_key_params[0] = csr_key_params_new("prime256v1");
+	csr_key_params[1] = csr_key_params_new("secp384r1");
+}
+
+/* The key from its point; setting the point checks it is on the curve
+ * (EC_POINT_oct2point), so an off-curve key is refused here. */
+static EVP_PKEY *csr_key_pkey(const CSR_KEY_SPKI *k, const char *group)
+{
+	EVP_PKEY *params, *pk;
+
+	pthread_once(&csr_key_once, csr_key_init);
+	params = csr_key_params[strcmp(group, "prime256v1") == 0 ? 0 : 1];
+	pk = params ? EVP_PKEY_new() : NULL;
+	if (pk == NULL || EVP_PKEY_copy_parameters(pk, params) != 1 ||
+	    EVP_PKEY_set1_encoded_public_key(pk, ASN1_STRING_get0_data(k->public_key),
+	                                     (size_t)ASN1_STRING_length(k->public_key)) != 1) {
+		EVP_PKEY_free(pk);
+		return NULL;
+	}
 	return pk;
 }
 
