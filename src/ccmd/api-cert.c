@@ -24,6 +24,7 @@
 #include "ccm/cert.h"
 #include "ccm/policy.h"
 #include "ccmd.h"
+#include "par.h"
 #include "pki/pki.h"
 #include "util/util.h"
 
@@ -38,6 +39,15 @@ struct api_cert_ctx {
 	uint8_t *evidence;
 	size_t evidence_len;
 	X509_REQ *csr;
+	/* api_cert_check, on any thread: inputs taken from the body on the
+	 * loop, then the outcome (pre_status 0: passed) */
+	const char *csr_pem, *ev_type, *ev_quote;
+	X509 *node_cert;
+	bool dcap; /* verified on the loop (collateral) */
+	struct ccm_quote_report rep;
+	int pre_status;
+	const char *pre_code;
+	char pre_msg[CCM_ERRMSG_MAX + 64];
 };
 
 /* What every item of one call shares, looked up once per call: the
@@ -126,45 +136,85 @@ static unsigned api_cert_tcb_mask(const char *list)
 	return mask;
 }
 
-/* Verify the evidence and fill the report facts; false with the reply. */
-static bool api_cert_evidence(struct req *r, struct api_cert_ctx *c)
+static void api_cert_pre_fail(struct api_cert_ctx *c, int status, const char *code,
+                              const char *prefix, const char *msg)
 {
-	json_t *ev = json_object_get(r->body, "evidence");
-	const char *type = json_string_value(json_object_get(ev, "type"));
-	const char *q = json_string_value(json_object_get(ev, "quote"));
-	struct ccm_quote_report rep;
+	c->pre_status = status;
+	c->pre_code = code;
+	snprintf(c->pre_msg, sizeof(c->pre_msg), "%s%s", prefix, msg);
+}
+
+/* The body's parts the checks read, taken on the loop (jansson values are
+ * not read from other threads). */
+static void api_cert_take(struct api_cert_ctx *c, json_t *body, X509 *node_cert)
+{
+	json_t *ev = json_object_get(body, "evidence");
+
+	c->csr_pem = json_string_value(json_object_get(body, "csr"));
+	c->ev_type = json_string_value(json_object_get(ev, "type"));
+	c->ev_quote = json_string_value(json_object_get(ev, "quote"));
+	c->node_cert = node_cert;
+}
+
+/* The checks that need no store: the CSR (form, key strength,
+ * self-signature) and simulated evidence against the calling node's
+ * certificate; in this order, the first refusal kept. Pure: runs on the
+ * loop or on a par helper. */
+static void api_cert_check(struct api_cert_ctx *c)
+{
 	struct ccm_simquote sq;
 	struct ccm_error err;
+	const char *type = c->ev_type, *q = c->ev_quote;
+
+	if (ccm_csr_parse_key(c->csr_pem, strlen(c->csr_pem), &c->csr, c->in.spki_sha256, &err) !=
+	    CCM_OK)
+		api_cert_pre_fail(c, 400, "invalid_csr", "", err.msg);
+	else if (type == NULL || q == NULL ||
+	         (strcmp(type, "simulated") != 0 && strcmp(type, "dcap") != 0))
+		api_cert_pre_fail(c, 400, "invalid_field", "",
+		                  "evidence: expected {\"type\":\"simulated\"|\"dcap\","
+		                  "\"quote\":base64}");
+	else if (util_b64_decode(q, strlen(q), 64 * 1024, &c->evidence, &c->evidence_len,
+	                         "evidence.quote", &err) != CCM_OK)
+		api_cert_pre_fail(c, 400, "invalid_field", "evidence.quote: ", err.msg);
+	else if (strcmp(type, "dcap") == 0)
+		c->dcap = true;
+	else if (ccm_simquote_verify(c->evidence, c->evidence_len, c->node_cert, &sq, &err) !=
+	         CCM_OK)
+		api_cert_pre_fail(c, 403, "policy_refused", "evidence: simulated quote: ", err.msg);
+	else {
+		c->rep = sq.report;
+		c->in.evidence_kind = CCM_EVIDENCE_SIMULATED;
+	}
+}
+
+static void api_cert_check_one(void *arg, size_t i)
+{
+	api_cert_check(((struct api_cert_ctx **)arg)[i]);
+}
+
+/* On the loop: the check's outcome as the reply, DCAP evidence verified
+ * against the collateral, and the report's facts; false with the reply. */
+static bool api_cert_evidence(struct req *r, struct api_cert_ctx *c)
+{
 	int tcb = 0;
 
-	if (type == NULL || q == NULL ||
-	    (strcmp(type, "simulated") != 0 && strcmp(type, "dcap") != 0))
-		return server_error(r, 400, "invalid_field",
-		                    "evidence: expected {\"type\":\"simulated\"|\"dcap\","
-		                    "\"quote\":base64}");
-	if (util_b64_decode(q, strlen(q), 64 * 1024, &c->evidence, &c->evidence_len,
-	                    "evidence.quote", &err) != CCM_OK)
-		return server_error(r, 400, "invalid_field", "evidence.quote: %s", err.msg);
-	if (strcmp(type, "simulated") == 0) {
-		if (ccm_simquote_verify(c->evidence, c->evidence_len, r->node_cert, &sq, &err) !=
-		    CCM_OK)
-			return api_cert_refuse(r, "evidence", "simulated quote: ", err.msg);
-		rep = sq.report;
-		c->in.evidence_kind = CCM_EVIDENCE_SIMULATED;
-	} else {
-		if (!api_nodechan_dcap(r, c->evidence, c->evidence_len, "policy_refused", &rep,
+	if (c->pre_status != 0)
+		return server_error(r, c->pre_status, c->pre_code, "%s", c->pre_msg);
+	if (c->dcap) {
+		if (!api_nodechan_dcap(r, c->evidence, c->evidence_len, "policy_refused", &c->rep,
 		                       &tcb))
 			return false;
 		c->in.evidence_kind = CCM_EVIDENCE_DCAP;
 		c->in.tcb_status = tcb;
 	}
 	c->in.evidence_verified = true;
-	memcpy(c->in.mrenclave, rep.mrenclave, 32);
-	memcpy(c->in.mrsigner, rep.mrsigner, 32);
-	c->in.isvprodid = rep.isvprodid;
-	c->in.isvsvn = rep.isvsvn;
-	c->in.debug = (rep.attributes[0] & 0x02) != 0;
-	memcpy(c->in.report_data, rep.reportdata, 64);
+	memcpy(c->in.mrenclave, c->rep.mrenclave, 32);
+	memcpy(c->in.mrsigner, c->rep.mrsigner, 32);
+	c->in.isvprodid = c->rep.isvprodid;
+	c->in.isvsvn = c->rep.isvsvn;
+	c->in.debug = (c->rep.attributes[0] & 0x02) != 0;
+	memcpy(c->in.report_data, c->rep.reportdata, 64);
 	return true;
 }
 
@@ -311,44 +361,37 @@ out:
 	return ok;
 }
 
-static void api_cert_issue_one(struct req *r, struct api_cert_memo *m)
+/* Decide on one request whose store-free checks have run (c->pre_*). */
+static void api_cert_issue_one(struct req *r, struct api_cert_memo *m, struct api_cert_ctx *c)
 {
-	const char *pem = json_string_value(json_object_get(r->body, "csr"));
-	struct api_cert_ctx *c = calloc(1, sizeof(*c));
 	struct ccm_policy_decision d;
-	struct ccm_error err;
 
-	if (c == NULL) {
-		server_error(r, 500, "internal", "out of memory");
-		return;
-	}
-	if (ccm_csr_parse_key(pem, strlen(pem), &c->csr, c->in.spki_sha256, &err) != CCM_OK) {
-		server_error(r, 400, "invalid_csr", "csr: %s", err.msg);
-		goto out;
-	}
 	if (!api_cert_evidence(r, c) || !api_cert_build(r, c, m))
-		goto out;
+		return;
 	api_cert_facts(r, c);
 	if (ccm_policy_check(&c->in, &d) != CCM_OK) {
 		snprintf(r->object, sizeof(r->object), "build:%" PRId64, c->build.id);
 		server_error(r, 403, "policy_refused", "%s: %s", d.check, d.reason);
-		goto out;
+		return;
 	}
 	api_cert_grant(r, c, m);
-out:
-	api_cert_ctx_free(c);
 }
 
 void api_cert_issue(struct req *r)
 {
 	struct api_cert_memo *m = calloc(1, sizeof(*m));
+	struct api_cert_ctx *c = calloc(1, sizeof(*c));
 
-	if (m == NULL) {
+	if (m == NULL || c == NULL) {
 		server_error(r, 500, "internal", "out of memory");
-		return;
+	} else {
+		api_cert_take(c, r->body, r->node_cert);
+		api_cert_check(c);
+		api_cert_issue_one(r, m, c);
+		api_cert_memo_clear(m);
 	}
-	api_cert_issue_one(r, m);
-	api_cert_memo_clear(m);
+	if (c != NULL)
+		api_cert_ctx_free(c);
 	free(m);
 }
 
@@ -370,21 +413,18 @@ static void api_cert_item_init(struct req *sub, const struct req *r, const struc
 	sub->reason[0] = '\0';
 }
 
-/* Check, issue and audit one item under its own savepoint: a refused item
- * leaves its audit entry and nothing else. False: the store failed and
- * the whole batch must be undone. */
-static bool api_cert_item(struct req *sub, struct api_cert_memo *m, struct ccm_error *err)
+/* Issue and audit one checked item under its own savepoint: a refused
+ * item leaves its audit entry and nothing else. False: the store failed
+ * and the whole batch must be undone. */
+static bool api_cert_item(struct req *sub, struct api_cert_memo *m, struct api_cert_ctx *c,
+                          struct ccm_error *err)
 {
 	struct store *st = sub->d->store;
-	struct apijson_result res;
 	bool granted;
 
 	if (store_savepoint(st, err) != CCM_OK)
 		return false;
-	if (!apijson_check(sub->body, sub->route->body, &res))
-		server_error(sub, 400, apijson_status_code(res.status), "%s", res.msg);
-	else
-		api_cert_issue_one(sub, m);
+	api_cert_issue_one(sub, m, c);
 	granted = sub->status < 400;
 	if (!granted && store_savepoint_rollback(st, err) != CCM_OK)
 		return false;
@@ -397,27 +437,63 @@ static bool api_cert_item(struct req *sub, struct api_cert_memo *m, struct ccm_e
 	return !granted || store_savepoint_release(st, err) == CCM_OK;
 }
 
+/* Every item's context, its schema checked and its store-free checks run
+ * (on the par helpers and the loop together); NULL when out of memory. */
+static struct api_cert_ctx **api_cert_batch_check(struct req *r, json_t *items)
+{
+	size_t n = json_array_size(items), k = 0;
+	struct api_cert_ctx **all = calloc(n + 1, sizeof(*all)),
+	                    **todo = calloc(n + 1, sizeof(*todo));
+	struct apijson_result res;
+	const struct route *one = route_find("POST", "/v1/node/issue");
+
+	for (size_t i = 0; all != NULL && todo != NULL && one != NULL && i < n; i++) {
+		json_t *item = json_array_get(items, i);
+		if ((all[i] = calloc(1, sizeof(**all))) == NULL)
+			break;
+		if (!apijson_check(item, one->body, &res))
+			api_cert_pre_fail(all[i], 400, apijson_status_code(res.status), "",
+			                  res.msg);
+		else {
+			api_cert_take(all[i], item, r->node_cert);
+			todo[k++] = all[i];
+		}
+	}
+	if (all == NULL || todo == NULL || one == NULL || (n > 0 && all[n - 1] == NULL)) {
+		for (size_t i = 0; all != NULL && i < n && all[i] != NULL; i++)
+			api_cert_ctx_free(all[i]);
+		free(all);
+		free(todo);
+		return NULL;
+	}
+	par_for(r->d->par, k, api_cert_check_one, todo);
+	free(todo);
+	return all;
+}
+
 /* POST /v1/node/issue/batch: what a node agent sends when several
  * runtimes attest at once. One TLS request, one node check and one
- * transaction (one disk sync) for all, while each item is decided,
- * audited and answered exactly as /v1/node/issue would. */
+ * transaction (one disk sync) for all, the signature checks spread over
+ * the CPUs, while each item is decided, audited and answered exactly as
+ * /v1/node/issue would. */
 void api_cert_issue_batch(struct req *r)
 {
 	const struct route *one = route_find("POST", "/v1/node/issue");
-	json_t *items = json_object_get(r->body, "requests"), *results = json_array(), *item;
+	json_t *items = json_object_get(r->body, "requests"), *results = json_array();
 	struct req *sub = malloc(sizeof(*sub));
 	struct api_cert_memo *m = calloc(1, sizeof(*m));
+	struct api_cert_ctx **ctx = NULL;
+	size_t n = json_array_size(items);
 	struct ccm_error err;
-	size_t i;
 
-	if (one == NULL || sub == NULL || m == NULL || results == NULL) {
+	if (one == NULL || sub == NULL || m == NULL || results == NULL ||
+	    (ctx = api_cert_batch_check(r, items)) == NULL) {
 		server_error(r, 500, "internal", "out of memory");
 		goto out;
 	}
-	json_array_foreach(items, i, item)
-	{
-		api_cert_item_init(sub, r, one, item);
-		bool ok = api_cert_item(sub, m, &err);
+	for (size_t i = 0; i < n; i++) {
+		api_cert_item_init(sub, r, one, json_array_get(items, i));
+		bool ok = api_cert_item(sub, m, ctx[i], &err);
 		json_array_append_new(results, json_pack("{s:i,s:o}", "status", sub->status, "body",
 		                                         sub->resp ? sub->resp : json_object()));
 		if (!ok) {
@@ -425,9 +501,12 @@ void api_cert_issue_batch(struct req *r)
 			goto out;
 		}
 	}
-	snprintf(r->reason, sizeof(r->reason), "%zu requests", json_array_size(items));
+	snprintf(r->reason, sizeof(r->reason), "%zu requests", n);
 	server_reply(r, 200, json_pack("{s:O}", "results", results));
 out:
+	for (size_t i = 0; ctx != NULL && i < n; i++)
+		api_cert_ctx_free(ctx[i]);
+	free(ctx);
 	json_decref(results);
 	free(sub);
 	if (m != NULL)

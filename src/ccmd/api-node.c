@@ -289,7 +289,7 @@ void api_node_enroll(struct req *r)
 	if (!api_node_name_ok(r, json_string_value(json_object_get(r->body, "name"))))
 		goto out;
 	if (ccm_csr_parse(pem, strlen(pem), &csr, spki, &err) != CCM_OK) {
-		server_error(r, 400, "invalid_csr", "csr: %s", err.msg);
+		server_error(r, 400, "invalid_csr", "%s", err.msg);
 		goto out;
 	}
 	if (!api_node_row(r, &t, n))

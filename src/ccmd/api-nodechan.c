@@ -334,7 +334,7 @@ void api_nodechan_renew(struct req *r)
 	json_t *o;
 
 	if (ccm_csr_parse(pem, strlen(pem), &csr, spki, &err) != CCM_OK) {
-		server_error(r, 400, "invalid_csr", "csr: %s", err.msg);
+		server_error(r, 400, "invalid_csr", "%s", err.msg);
 		return;
 	}
 	if (EVP_PKEY_eq(X509_REQ_get0_pubkey(csr), X509_get0_pubkey(r->node_cert)) != 1) {

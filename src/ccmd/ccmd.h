@@ -60,6 +60,7 @@ struct ccmd_config {
 	size_t n_insecure;
 	const char *runtime;  /* --runtime: the static ccm-enclave put into images */
 	const char *work_dir; /* --work-dir: conversion scratch space (default $TMPDIR) */
+	int check_threads;    /* --check-threads: par.c helpers (-1: one per CPU but one) */
 };
 
 struct auth_limiter;
@@ -86,6 +87,7 @@ struct ccmd {
 	struct durable *durable;   /* group commit: replies wait for the sync (durable.c) */
 	struct ca_cache *ca_cache; /* unsealed account CA keys (ca-cache.c) */
 	struct keypool *keypool;   /* account signing keys made ahead (keypool.c) */
+	struct par *par;           /* helpers for a batch's signature checks (par.c) */
 	struct apijson_limits json_limits;
 	char dummy_hash[STORE_HASH_MAX]; /* Argon2id of a random password */
 	time_t started;

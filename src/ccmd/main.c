@@ -34,6 +34,9 @@ static const char main_usage[] =
         "            [--collateral DIR ...] [--collateral-at RFC3339]\n"
         "            [--node-interval SECONDS] [--node-missed N] [--node-cert-days N]\n"
         "            [--insecure-registry HOST:PORT ...] [--runtime PATH] [--work-dir DIR]\n"
+        "            [--check-threads N]\n"
+        "  --check-threads: helper threads for the signature checks of batched\n"
+        "  certificate requests (0-7; default one fewer than the online CPUs).\n"
         "  --collateral-at fixes the DCAP verification time (testing and offline use\n"
         "  only: collateral that expired since is then accepted as of that time).\n";
 
@@ -60,6 +63,7 @@ enum {
 	O_INSECURE,
 	O_RUNTIME,
 	O_WORKDIR,
+	O_PAR,
 	O_HELP,
 };
 
@@ -73,6 +77,7 @@ static const struct option main_opts[] = {
         {"insecure-registry", required_argument, NULL, O_INSECURE},
         {"runtime", required_argument, NULL, O_RUNTIME},
         {"work-dir", required_argument, NULL, O_WORKDIR},
+        {"check-threads", required_argument, NULL, O_PAR},
         {"listen", required_argument, NULL, O_LISTEN},
         {"hostname", required_argument, NULL, O_HOST},
         {"tls-cert", required_argument, NULL, O_CERT},
@@ -139,6 +144,7 @@ static void main_defaults(struct ccmd_config *c)
 	c->admin_email = "admin@localhost";
 	c->node_interval = 30;
 	c->node_missed = 3;
+	c->check_threads = -1; /* par_default_threads() */
 	c->node_cert_days = 30;
 }
 
@@ -179,6 +185,11 @@ static int main_option_node(struct ccmd_config *c, int opt, const char *v)
 		if (!main_num(v, 1, 100, &n))
 			return main_usage_error("--node-missed: 1 to 100, got '%s'", v);
 		c->node_missed = (int)n;
+		return 0;
+	case O_PAR:
+		if (!main_num(v, 0, 7, &n))
+			return main_usage_error("--check-threads: 0 to 7, got '%s'", v);
+		c->check_threads = (int)n;
 		return 0;
 	default:
 		if (!main_num(v, 1, 825, &n))
@@ -262,6 +273,7 @@ static int main_option(struct ccmd_config *c, int opt, const char *v)
 	case O_INSECURE:
 	case O_RUNTIME:
 	case O_WORKDIR:
+	case O_PAR:
 		return main_option_node(c, opt, v);
 	case O_HELP:
 		fputs(main_usage, stdout);

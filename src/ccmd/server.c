@@ -43,6 +43,7 @@
 #include "ccmd.h"
 #include "durable.h"
 #include "keypool.h"
+#include "par.h"
 #include "worker.h"
 #include "util/util.h"
 
@@ -694,6 +695,8 @@ ccm_code server_start(struct ccmd *d, struct ccm_error *err)
 	d->ca_cache = ca_cache_new(); /* NULL: every issuance unseals the key again */
 	if (!d->cfg.check)            /* NULL: account creation makes its key in the request */
 		d->keypool = keypool_new(2);
+	d->par = par_new(d->cfg.check_threads >= 0 ? d->cfg.check_threads
+	                                           : par_default_threads()); /* NULL: on the loop */
 	d->durable = durable_new(d->base, d->store, &derr);
 	if (d->durable == NULL)
 		log_error("group commit unavailable, each commit waits for the disk", &derr);
@@ -711,6 +714,8 @@ void server_stop(struct ccmd *d)
 	d->ca_cache = NULL;
 	keypool_free(d->keypool);
 	d->keypool = NULL;
+	par_free(d->par);
+	d->par = NULL;
 	if (d->ev_term)
 		event_free(d->ev_term);
 	if (d->ev_int)
