@@ -4,6 +4,9 @@
 # and whitelisted, a join token and an enrolled ccm-agent. Everything is
 # stopped on exit. Not a test: it prints figures, it never fails on speed.
 # usage: bench/issue.sh [BUILD_DIR] [CLIENTS] [SECONDS] [--json]
+# CCM_BENCH_KEEP=DIR keeps the ccmd and agent logs there (per-request
+# timings of every batch are in the ccmd log); CCM_BENCH_CCMD_ARGS adds
+# ccmd options (e.g. "--check-threads 0").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build}
@@ -18,7 +21,7 @@ PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$W"
+	[ -n "${CCM_BENCH_KEEP-}" ] && cp "$W/ccmd.log" "$W/agent.log" "$CCM_BENCH_KEEP"/ 2>/dev/null; rm -rf "$W"
 }
 trap cleanup EXIT
 port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
@@ -30,8 +33,9 @@ MP=$(port)
 AP=$(port)
 export CCM_SERVER=https://127.0.0.1:$MP CCM_CACERT=$W/ccmd/ca.pem XDG_CONFIG_HOME=$W/cfg
 CCM=$BIN/ccm
+read -r -a CCMD_ARGS <<<"${CCM_BENCH_CCMD_ARGS-}"
 "$BIN/ccmd" --data "$W/ccmd" --listen "127.0.0.1:$MP" --argon2-memory 4096 --argon2-passes 1 \
-	>"$W/ccmd.log" 2>&1 &
+	"${CCMD_ARGS[@]}" >"$W/ccmd.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do
 	curl -s -o /dev/null --cacert "$CCM_CACERT" "$CCM_SERVER/v1/sys/health" 2>/dev/null && break

@@ -30,7 +30,7 @@
 #define AGENT_MAX_LABELS 64
 #define AGENT_MAX_BODY (64 * 1024)
 #define AGENT_WORKERS 4    /* app config calls (attest requests go to the batchers) */
-#define AGENT_BATCHERS 2   /* attest batches in flight to the manager (attest.c) */
+#define AGENT_BATCHERS 3   /* attest batches in flight to the manager (attest.c) */
 #define AGENT_BATCH_MAX 64 /* requests per batch: the manager's cap */
 #define AGENT_BATCH_BYTES (2 * 1024 * 1024) /* batch body cap: the manager's */
 #define MGR_MAX_RESPONSE (1u << 20)
