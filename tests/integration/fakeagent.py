@@ -6,11 +6,14 @@
 # mode "keep" the connection stays open for the next request; in mode
 # "close" it is closed right after each answer without saying so, as an
 # agent hitting its idle timeout or restarting would: the client's next
-# request on it finds it closed and must be sent again on a new one. The
-# counts (connections accepted, requests answered) are rewritten to
-# COUNTS_FILE at each, as "CONNS REQS". Stdlib only.
+# request on it finds it closed and must be sent again on a new one. In
+# mode "nocert" the connection stays open but only its first answer holds
+# a certificate; the later ones are 200 with "certificate": null, which the
+# bench must count as errors although it parses only a client's first
+# answer in full. The counts (connections accepted, requests answered) are
+# rewritten to COUNTS_FILE at each, as "CONNS REQS". Stdlib only.
 #
-# usage: fakeagent.py keep|close PORT COUNTS_FILE
+# usage: fakeagent.py keep|close|nocert PORT COUNTS_FILE
 import os
 import socket
 import sys
@@ -20,6 +23,7 @@ MODE, PORT, COUNTS = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 MAX_HEAD = 16 * 1024
 MAX_BODY = 1024 * 1024
 BODY = b'{"certificate":"-----BEGIN CERTIFICATE-----\\nfake\\n-----END CERTIFICATE-----\\n","chain":""}'
+NOCERT = b'{"certificate":null,"chain":""}'
 lock = threading.Lock()
 conns = 0
 reqs = 0
@@ -60,6 +64,7 @@ def read_request(sock, buf):
 def serve(sock):
     global reqs
     buf = b""
+    answers = 0
     with sock:
         while True:
             buf = read_request(sock, buf)
@@ -70,9 +75,11 @@ def serve(sock):
             with lock:
                 reqs += 1
                 save()
+            body = NOCERT if MODE == "nocert" and answers > 0 else BODY
+            answers += 1
             sock.sendall(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
             )
             if MODE == "close":
                 return
