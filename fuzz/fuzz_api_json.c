@@ -2,9 +2,10 @@
  * DESIGN: libFuzzer target for the request-body gates of ccmd (lib/api):
  * any bytes go through apijson_parse under the default limits, and every
  * parsed document through apijson_check against a field table with each
- * field type. Properties checked beyond "no crash": a document accepted
- * by the parser respects the depth limit, and a refusal always carries a
- * message.
+ * field type, and, as ccmd's /v1/node/issue/batch does, each member of a
+ * "requests" array against the issue body's table. Properties checked
+ * beyond "no crash": a document accepted by the parser respects the depth
+ * limit, and a refusal always carries a message.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,36 @@ static const struct apijson_field fuzz_fields[] = {
         {"accepted_tcb_statuses", APIJSON_STRINGS, false, 1, 8, NULL},
         {NULL, APIJSON_STRING, false, 0, 0, NULL},
 };
+
+static const struct apijson_field fuzz_batch[] = {
+        {"requests", APIJSON_ARRAY, true, 1, 64, NULL},
+        {NULL, APIJSON_STRING, false, 0, 0, NULL},
+};
+static const struct apijson_field fuzz_issue[] = {
+        {"csr", APIJSON_STRING, true, 1, 16384, NULL},
+        {"evidence", APIJSON_OBJECT, true, 2, 2, NULL},
+        {"dns_names", APIJSON_STRINGS, false, 0, 64, NULL},
+        {NULL, APIJSON_STRING, false, 0, 0, NULL},
+};
+
+/* The batch envelope, then every item on its own (a refusal has a message). */
+static void fuzz_batch_items(json_t *v)
+{
+	struct apijson_result r;
+	json_t *item;
+	size_t i;
+
+	if (!apijson_check(v, fuzz_batch, &r)) {
+		if (r.msg[0] == '\0')
+			abort();
+		return;
+	}
+	json_array_foreach(json_object_get(v, "requests"), i, item)
+	{
+		if (!apijson_check(item, fuzz_issue, &r) && r.msg[0] == '\0')
+			abort();
+	}
+}
 
 static size_t fuzz_depth(json_t *v)
 {
@@ -62,6 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (!apijson_check(v, fuzz_fields, &r) && r.msg[0] == '\0')
 		abort();
+	fuzz_batch_items(v);
 	json_decref(v);
 	return 0;
 }

@@ -2,7 +2,9 @@
  * DESIGN: CSRs come from nodes and runtimes, i.e. from the network; the
  * parser (PEM, DER inside, signature, key policy) must refuse anything odd
  * without crashing or leaking, and ccm_csr_parse_key (the issuance path)
- * must agree with it on every input.
+ * must agree with it on every input; ccm_csr_key_hash (the agent's, no
+ * signature check) must accept all it accepts, with the same hash, and
+ * refuse only with its words.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * what the full parser accepts, with the same SPKI hash. */
 	if (rc != rc2 || (rc == CCM_OK && memcmp(h, h2, 32) != 0) ||
 	    (rc != CCM_OK && strcmp(err.msg, err2.msg) != 0))
+		abort();
+	ccm_code rc3 = ccm_csr_key_hash((const char *)data, size, h2, &err2);
+	if ((rc == CCM_OK && (rc3 != CCM_OK || memcmp(h, h2, 32) != 0)) ||
+	    (rc3 != CCM_OK && (rc3 != rc || strcmp(err.msg, err2.msg) != 0)))
 		abort();
 	if (rc == CCM_OK)
 		X509_REQ_free(req);
