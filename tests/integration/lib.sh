@@ -34,6 +34,26 @@ agent_started() {
 	AGENT_PIDS+=("$AGENT_PID")
 }
 
+# agent_run [TOKEN] [AGENT OPTION...]: ccm-agent on $APORT (data $T/agent,
+# node name node-a, log $T/agent.log), enrolled with TOKEN (none: its
+# saved identity); waits until /v1/version says enrolled, left in $T/v.json.
+agent_run() {
+	local jt=${1-}
+	shift || true
+	"$CCM_BIN/ccm-agent" --manager "https://127.0.0.1:$PORT" --cacert "$DATA/ca.pem" \
+		${jt:+--join-token "$jt"} --data "$T/agent" --listen "127.0.0.1:$APORT" --name node-a \
+		"$@" 2>>"$T/agent.log" &
+	agent_started
+	for _ in $(seq 1 100); do
+		curl -sf "http://127.0.0.1:$APORT/v1/version" >"$T/v.json" 2>/dev/null &&
+			[ "$(jget "$T/v.json" enrolled)" = true ] && return 0
+		kill -0 "$AGENT_PID" 2>/dev/null || { cat "$T/agent.log" >&2; fail "agent exited"; }
+		sleep 0.1
+	done
+	cat "$T/agent.log" >&2
+	fail "agent did not enroll"
+}
+
 # A test that starts more (agents, registries) defines pre_cleanup instead of
 # its own EXIT trap: a trap running anything before cleanup would hand
 # cleanup that command's status and turn a failed test into a pass.

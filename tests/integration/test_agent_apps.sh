@@ -10,20 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # agent_start [TOKEN]: on $APORT with keepalive 1 s (lapse 3 s).
-agent_start() {
-	"$CCM_BIN/ccm-agent" --manager "https://127.0.0.1:$PORT" --cacert "$DATA/ca.pem" \
-		${1:+--join-token "$1"} --data "$T/agent" --listen "127.0.0.1:$APORT" --name node-a \
-		--keepalive 1 2>>"$T/agent.log" &
-	agent_started
-	for _ in $(seq 1 100); do
-		curl -sf "http://127.0.0.1:$APORT/v1/version" >"$T/v.json" 2>/dev/null &&
-			[ "$(jget "$T/v.json" enrolled)" = true ] && return 0
-		kill -0 "$AGENT_PID" 2>/dev/null || { cat "$T/agent.log" >&2; fail "agent exited"; }
-		sleep 0.1
-	done
-	cat "$T/agent.log" >&2
-	fail "agent did not enroll"
-}
+agent_start() { agent_run "${1-}" --keepalive 1; }
 
 # local METHOD PATH [BODY]: the agent's local API; sets STATUS, reply in $OUT.
 local_api() {

@@ -32,17 +32,7 @@ api POST "$A/join-tokens" '{"name":"agent"}'
 jt=$(jget "$OUT" token)
 
 APORT=$(free_port)
-"$CCM_BIN/ccm-agent" --manager "https://127.0.0.1:$PORT" --cacert "$DATA/ca.pem" \
-	--join-token "$jt" --data "$T/agent" --listen "127.0.0.1:$APORT" --name node-a \
-	2>>"$T/agent.log" &
-agent_started
-for _ in $(seq 1 100); do
-	curl -sf "http://127.0.0.1:$APORT/v1/version" >"$T/v.json" 2>/dev/null &&
-		[ "$(jget "$T/v.json" enrolled)" = true ] && break
-	kill -0 "$AGENT_PID" 2>/dev/null || { cat "$T/agent.log" >&2; fail "agent exited"; }
-	sleep 0.1
-done
-[ "$(jget "$T/v.json" enrolled)" = true ] || { cat "$T/agent.log" >&2; fail "agent did not enroll"; }
+agent_run "$jt"
 
 # 40 good requests (half asking for one name), 3 for a name not
 # whitelisted, 2 CSRs with a broken signature, 1 malformed CSR, 1 report
