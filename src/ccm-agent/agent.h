@@ -29,10 +29,10 @@
 #define AGENT_DEFAULT_PORT 9092
 #define AGENT_MAX_LABELS 64
 #define AGENT_MAX_BODY (64 * 1024)
-#define AGENT_WORKERS 4    /* app config calls (attest requests go to the batchers) */
-#define AGENT_BATCHERS 3   /* attest batches in flight to the manager (attest.c) */
-#define AGENT_BATCH_MAX 64 /* requests per batch: the manager's cap */
-#define AGENT_BATCH_BYTES (2 * 1024 * 1024) /* batch body cap: the manager's */
+#define AGENT_WORKERS 4                 /* app config calls (attest requests go to the batchers) */
+#define AGENT_BATCHERS 3                /* attest batches in flight to the manager (attest.c) */
+#define AGENT_BATCH_MAX 64              /* requests per batch: the manager's cap */
+#define AGENT_BATCH_BYTES (1024 * 1024) /* batch body cap: the manager's */
 #define MGR_MAX_RESPONSE (1u << 20)
 #define AGENT_MAX_INSTANCES 256
 #define AGENT_DEFAULT_KEEPALIVE 15
@@ -100,6 +100,11 @@ struct agent {
 	pthread_t batchers[AGENT_BATCHERS];
 	pthread_mutex_t attest_lock;
 	pthread_cond_t attest_cond;
+	/* Held for reading by an attest round from signing its quotes with the
+	 * node certificate to the manager's answer (the quotes must reach the
+	 * manager over a connection with that same certificate); a renewal
+	 * takes it for writing to swap the certificate (writers first). */
+	pthread_rwlock_t cert_rw;
 	struct agent_job *attest_head, *attest_tail;
 	atomic_llong batch_retry; /* manager without the batch route: single calls until then */
 	pthread_t manager_thread;

@@ -3,7 +3,7 @@
  * costs about the same whatever it carries (TLS records, an HTTP parse, a
  * node check, a transaction and a log line at the manager; a libcurl round
  * trip here), so a few batcher threads each take every attest request
- * queued at the moment (up to the manager's 64 and 2 MiB), prepare them
+ * queued at the moment (up to the manager's 64 and 1 MiB), prepare them
  * (report, key binding, the quote signed with the node key), send them as
  * one POST /v1/node/issue/batch and hand each runtime its own answer.
  * Nothing waits to fill a batch: a lone request goes out at once (as a
@@ -281,6 +281,7 @@ static void attest_run(struct agent *a, struct mgr_conn *c, struct agent_job **v
 	size_t nok = 0, nbad = 0, start = 0, bytes = ATTEST_WRAP;
 	X509 *cert = NULL;
 
+	pthread_rwlock_rdlock(&a->cert_rw); /* quotes and connection: one certificate */
 	if (c != NULL && a->enrolled)
 		attest_node_cert(a, &cert, &err);
 	for (size_t i = 0; i < n; i++) {
@@ -303,6 +304,7 @@ static void attest_run(struct agent *a, struct mgr_conn *c, struct agent_job **v
 		if (i < nok)
 			bytes += ok[i]->item_len + 1;
 	}
+	pthread_rwlock_unlock(&a->cert_rw);
 }
 
 /* Every queued request, up to a batch; 0 when stopping with none left. */

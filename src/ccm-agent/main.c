@@ -223,6 +223,18 @@ static int run(struct agent *a)
 	return 0;
 }
 
+/* Writer-preferring: with attest rounds always in flight, a renewal must
+ * still get its turn. */
+static void main_cert_rw_init(pthread_rwlock_t *rw)
+{
+	pthread_rwlockattr_t at;
+
+	pthread_rwlockattr_init(&at);
+	pthread_rwlockattr_setkind_np(&at, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(rw, &at);
+	pthread_rwlockattr_destroy(&at);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -234,6 +246,7 @@ int main(int argc, char **argv)
 	evthread_use_pthreads();
 	pthread_mutex_init(&agent.lock, NULL);
 	pthread_cond_init(&agent.cond, NULL);
+	main_cert_rw_init(&agent.cert_rw);
 	agent.interval_s = 10;
 	agent.renew_before_s = 86400;
 	rc = setup(&agent);

@@ -263,11 +263,14 @@ static ccm_code renew(struct agent *a, struct mgr_conn *c, struct ccm_error *err
 		api_error(resp, status, err, "renewal");
 		rc = err->code;
 	}
-	if (rc == CCM_OK)
+	if (rc == CCM_OK) {
+		pthread_rwlock_wrlock(&a->cert_rw); /* no attest round in flight */
 		rc = identity_store(a,
 		                    json_string_value(json_object_get(resp, "certificate")) ?: "",
 		                    json_string_value(json_object_get(resp, "ca_chain")) ?: "",
 		                    a->node_id, a->test_only, err);
+		pthread_rwlock_unlock(&a->cert_rw);
+	}
 	free(csr);
 	json_decref(body);
 	json_decref(resp);

@@ -451,9 +451,9 @@ static struct api_cert_ctx **api_cert_batch_check(struct req *r, json_t *items)
 		json_t *item = json_array_get(items, i);
 		if ((all[i] = calloc(1, sizeof(**all))) == NULL)
 			break;
-		if (!apijson_check(item, one->body, &res))
-			api_cert_pre_fail(all[i], 400, apijson_status_code(res.status), "",
-			                  res.msg);
+		if (!apijson_check(item, one->body, &res)) /* statuses as server_body_ok's */
+			api_cert_pre_fail(all[i], res.status == APIJSON_TOO_LONG ? 413 : 400,
+			                  apijson_status_code(res.status), "", res.msg);
 		else {
 			api_cert_take(all[i], item, r->node_cert);
 			todo[k++] = all[i];

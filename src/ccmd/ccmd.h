@@ -110,6 +110,7 @@ enum route_access {
 #define ROUTE_PWCHANGE 0x02u /* allowed while a password change is forced */
 #define ROUTE_NOAUDIT 0x04u  /* success is not audited (heartbeats); refusals are */
 #define ROUTE_SECRET 0x08u   /* body or reply holds a secret: wiped, refused or not */
+#define ROUTE_BATCH 0x10u    /* body is a batch of requests: more JSON values allowed */
 
 struct req;
 

@@ -324,8 +324,9 @@ const struct route route_table[] = {
          NULL, "node.renew", "renew the node certificate (mTLS)"},
         {"POST", "/v1/node/issue", api_cert_issue, ACCESS_NODE, 0, body_node_issue, 256 * 1024,
          NULL, "certificate.issue", "attest an app and issue its certificate (mTLS)"},
-        {"POST", "/v1/node/issue/batch", api_cert_issue_batch, ACCESS_NODE, ROUTE_NOAUDIT,
-         body_node_issue_batch, 2 * 1024 * 1024, NULL, "certificate.issue_batch",
+        {"POST", "/v1/node/issue/batch", api_cert_issue_batch, ACCESS_NODE,
+         ROUTE_NOAUDIT | ROUTE_BATCH, body_node_issue_batch, 1024 * 1024, NULL,
+         "certificate.issue_batch",
          "several issue requests in one call, each checked, audited and answered as its own "
          "(mTLS)"},
         {"GET", "/v1/node/apps/{app}/config", api_nodechan_app_config, ACCESS_NODE, 0, NULL, 0,

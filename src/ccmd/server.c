@@ -326,21 +326,20 @@ static bool server_query_ok(struct req *r)
 
 /* The string cap of a route: the default, raised to the longest string
  * its fields declare (a CSR), and for free-form members (evidence with a
- * quote) to 96 KiB, and the values in all for routes taking arrays (a
- * batch); the route's body limit still bounds the whole. */
+ * quote) to 96 KiB, and the values in all for a batch route; the route's
+ * body limit still bounds the whole. */
 static void server_route_limits(const struct route *rt, const struct apijson_limits *def,
                                 struct apijson_limits *out)
 {
 	*out = *def;
+	if ((rt->flags & ROUTE_BATCH) && out->max_nodes < 16384)
+		out->max_nodes = 16384; /* 64 issue requests, each with up to 64 names */
 	for (const struct apijson_field *f = rt->body; f && f->name; f++) {
 		if (f->type == APIJSON_STRING && (size_t)f->max > out->max_string)
 			out->max_string = (size_t)f->max;
 		if ((f->type == APIJSON_OBJECT || f->type == APIJSON_ARRAY) &&
 		    out->max_string < 96 * 1024)
 			out->max_string = 96 * 1024;
-		/* A batch of 64 issue requests, each with up to 64 names. */
-		if (f->type == APIJSON_ARRAY && out->max_nodes < 16384)
-			out->max_nodes = 16384;
 	}
 }
 
