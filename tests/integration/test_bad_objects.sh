@@ -135,6 +135,8 @@ bad_quote="{\"csr\":$(json_str "$T/good.csr"),\"evidence\":{\"type\":\"simulated
 nrow /v1/node/issue/batch '{"requests":[]}' 400 out_of_range "requests"
 nrow /v1/node/issue/batch '{"requests":{}}' 400 wrong_type "requests"
 nrow /v1/node/issue/batch '{}' 400 missing_field "requests"
+$PY -c 'import json,sys; print(json.dumps({"requests":[{"csr":"x"*(1<<20)}]}))' >"$T/big.json"
+nrow /v1/node/issue/batch "@$T/big.json" 413 too_large "1048576-byte limit"
 many=$(printf '1,%.0s' $(seq 1 65))
 nrow /v1/node/issue/batch "{\"requests\":[${many%,}]}" 400 out_of_range "requests"
 audit_before=$(sqlite3 "$DATA/ccmd.db" "SELECT count(*) FROM audit WHERE action='certificate.issue'")
