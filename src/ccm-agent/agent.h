@@ -47,8 +47,9 @@ struct agent_config {
 	uint16_t port;
 	const char *labels[AGENT_MAX_LABELS];
 	size_t nlabels;
-	bool once;       /* enroll, one heartbeat, exit (for scripts and tests) */
-	int keepalive_s; /* runtimes report this often; 3 missed = STOPPED */
+	bool once;          /* enroll, one heartbeat, exit (for scripts and tests) */
+	int keepalive_s;    /* runtimes report this often; 3 missed = STOPPED */
+	int renew_before_s; /* --renew-before; 0: the manager's renew_before_s */
 };
 
 /* One runtime on this node, as it last reported itself (instance.c). */

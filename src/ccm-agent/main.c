@@ -40,7 +40,7 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: ccm-agent --manager URL --cacert FILE --data DIR [--join-token TOKEN]\n"
 	        "                 [--listen ADDR:PORT] [--name NAME] [--label k=v ...]\n"
-	        "                 [--keepalive SECONDS] [--once]\n\n"
+	        "                 [--keepalive SECONDS] [--renew-before SECONDS] [--once]\n\n"
 	        "The ccm node agent: enrolls this node with the manager (join token on first\n"
 	        "start only), keeps its identity in DIR, sends heartbeats, and serves the local\n"
 	        "attestation API to runtimes on this node (default 127.0.0.1:9092).\n\n"
@@ -53,6 +53,9 @@ static void usage(FILE *f)
 	        "  --label k=v         a label to report (repeatable)\n"
 	        "  --keepalive S       runtimes report their app every S seconds (default 15);\n"
 	        "                      three missed reports count as STOPPED\n"
+	        "  --renew-before S    renew the node certificate when less than S seconds of\n"
+	        "                      it are left (default: what the manager says, a third\n"
+	        "                      of its validity)\n"
 	        "  --once              enroll if needed, send one heartbeat, exit\n");
 }
 
@@ -83,6 +86,7 @@ static int parse_args(struct agent_config *c, int argc, char **argv)
 	                                     {"label", required_argument, NULL, 'L'},
 	                                     {"once", no_argument, NULL, 'o'},
 	                                     {"keepalive", required_argument, NULL, 'k'},
+	                                     {"renew-before", required_argument, NULL, 'r'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {0}};
 	struct ccm_error err;
@@ -120,6 +124,16 @@ static int parse_args(struct agent_config *c, int argc, char **argv)
 				return 2;
 			}
 			c->keepalive_s = (int)v;
+			break;
+		case 'r':
+			if (util_parse_u64(optarg, 10L * 365 * 86400, &v, "--renew-before", &err) !=
+			            CCM_OK ||
+			    v < 60) {
+				fprintf(stderr,
+				        "ccm-agent: --renew-before: 60 seconds to 10 years\n");
+				return 2;
+			}
+			c->renew_before_s = (int)v;
 			break;
 		case 'l':
 			if (parse_listen(c, optarg) != 0)

@@ -244,7 +244,9 @@ static void apply_intervals(struct agent *a, json_t *resp)
 
 	if (iv >= 1 && iv <= 3600)
 		a->interval_s = (int)iv;
-	if (rb >= 60)
+	if (a->cfg.renew_before_s > 0)
+		a->renew_before_s = a->cfg.renew_before_s;
+	else if (rb >= 60)
 		a->renew_before_s = (int)rb;
 }
 
