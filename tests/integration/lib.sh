@@ -231,6 +231,19 @@ new_sigstruct() {
 	base64 -w0 "$T/$n.sig"
 }
 
+# build_whitelisted NAME PROD SVN: a SIGSTRUCT build ($T/NAME.sig) of app
+# $app in account path $A, registered and its whitelist task approved;
+# its id in $build.
+build_whitelisted() {
+	local b64
+	b64=$(new_sigstruct "$1" "$2" "$3")
+	api POST "$A/builds" "{\"app_id\":$app,\"sigstruct\":\"$b64\"}"
+	expect_status 201 "build $1"
+	build=$(jget "$OUT" id)
+	api POST "$A/tasks/$(jget "$OUT" task_id)/approve" '{}'
+	expect_status 200 "approve build $1"
+}
+
 # node_api METHOD PATH BODY CERT KEY: mTLS call, sets STATUS, reply in $OUT.
 node_api() {
 	local args=(-sS -o "$OUT" -w '%{http_code}' --cacert "$DATA/ca.pem" -X "$1")

@@ -46,12 +46,7 @@ expect_status 200 "approve domains"
 api POST "/v1/accounts/$other/apps" '{"name":"theirs","isvprodid":1}'
 expect_status 201 "other account's app"
 theirs=$(jget "$OUT" id)
-b64=$(new_sigstruct good 1 3)
-api POST $A/builds "{\"app_id\":$app,\"sigstruct\":\"$b64\"}"
-expect_status 201 "build"
-build=$(jget "$OUT" id)
-api POST "$A/tasks/$(jget "$OUT" task_id)/approve" '{}'
-expect_status 200 "approve build"
+build_whitelisted good 1 3
 api POST $A/join-tokens '{"name":"agent","labels":["zone=a"]}'
 jt=$(jget "$OUT" token)
 

@@ -17,11 +17,7 @@ A=/v1/accounts/$acc
 api POST "$A/apps" '{"name":"web","isvprodid":1,"isvsvn":1}'
 expect_status 201 "app"
 app=$(jget "$OUT" id)
-b64=$(new_sigstruct good 1 1)
-api POST "$A/builds" "{\"app_id\":$app,\"sigstruct\":\"$b64\"}"
-expect_status 201 "build"
-api POST "$A/tasks/$(jget "$OUT" task_id)/approve" '{}'
-expect_status 200 "approve build"
+build_whitelisted good 1 1
 api POST "$A/join-tokens" '{"name":"agent"}'
 jt=$(jget "$OUT" token)
 APORT=$(free_port)
