@@ -24,6 +24,7 @@
 #include "ccmd.h"
 #include "keypool.h"
 #include "pki/pki.h"
+#include "util/util.h"
 
 static const char *const api_account_tcb_known[] = {
         "UpToDate",
@@ -129,8 +130,7 @@ static ccm_code api_account_keys(struct req *r, struct store_account *a, char **
 	if (rc == CCM_OK)
 		rc = ccm_sgx_mrsigner(mod, mr, err);
 	if (rc == CCM_OK) {
-		for (size_t i = 0; i < sizeof(mr); i++)
-			snprintf(a->mrsigner + 2 * i, 3, "%02x", mr[i]);
+		util_hex(mr, sizeof(mr), a->mrsigner);
 		rc = bootstrap_seal(r->d, "account:sgx", sk, sk_sealed, sk_len, err);
 	}
 	BN_free(n);

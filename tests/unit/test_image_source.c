@@ -26,6 +26,7 @@
 
 #include "ccm/image.h"
 #include "image/walk-int.h"
+#include "util/util.h"
 
 /* GNU tar --sparse of one file "s": "abc" at 0, "xyz" at 70000, size
  * 200000 (so a hole in the middle and one at the end), gzip -9n. */
@@ -106,8 +107,7 @@ static ccm_code note(void *ctx, const char *path, const uint8_t sha[32], uint64_
 
 	(void)is_protected;
 	(void)err;
-	for (size_t i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+	util_hex(sha, 32, hex);
 	if (s->n < 8)
 		snprintf(s->line[s->n++], sizeof(s->line[0]), "%s %llu %s", path,
 		         (unsigned long long)size, hex);

@@ -25,6 +25,7 @@
 #define N_COMMITS 6000
 
 #include "store-fixture.h"
+#include "util/util.h"
 
 static void append(struct store *s, int i)
 {
@@ -81,8 +82,7 @@ static ccm_code chain_cb(void *ctx, const struct store_audit *e)
 		c->broken = true;
 	if (store_audit_hash(e, h, &err) != CCM_OK)
 		c->broken = true;
-	for (size_t i = 0; i < STORE_DIGEST; i++)
-		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	util_hex(h, STORE_DIGEST, hex);
 	if (strcmp(hex, e->hash) != 0)
 		c->broken = true;
 	memcpy(c->prev, e->hash, sizeof(c->prev));
