@@ -437,17 +437,18 @@ static bool api_cert_item(struct req *sub, struct api_cert_memo *m, struct api_c
 	return !granted || store_savepoint_release(st, err) == CCM_OK;
 }
 
-/* Every item's context, its schema checked and its store-free checks run
- * (on the par helpers and the loop together); NULL when out of memory. */
-static struct api_cert_ctx **api_cert_batch_check(struct req *r, json_t *items)
+/* Every item's context, its schema checked against the single route's
+ * table (one) and its store-free checks run (on the par helpers and the
+ * loop together); NULL when out of memory. */
+static struct api_cert_ctx **api_cert_batch_check(struct req *r, const struct route *one,
+                                                  json_t *items)
 {
-	size_t n = json_array_size(items), k = 0;
+	size_t n = json_array_size(items), k = 0, i = 0;
 	struct api_cert_ctx **all = calloc(n + 1, sizeof(*all)),
 	                    **todo = calloc(n + 1, sizeof(*todo));
 	struct apijson_result res;
-	const struct route *one = route_find("POST", "/v1/node/issue");
 
-	for (size_t i = 0; all != NULL && todo != NULL && one != NULL && i < n; i++) {
+	for (; all != NULL && todo != NULL && i < n; i++) {
 		json_t *item = json_array_get(items, i);
 		if ((all[i] = calloc(1, sizeof(**all))) == NULL)
 			break;
@@ -459,9 +460,9 @@ static struct api_cert_ctx **api_cert_batch_check(struct req *r, json_t *items)
 			todo[k++] = all[i];
 		}
 	}
-	if (all == NULL || todo == NULL || one == NULL || (n > 0 && all[n - 1] == NULL)) {
-		for (size_t i = 0; all != NULL && i < n && all[i] != NULL; i++)
-			api_cert_ctx_free(all[i]);
+	if (i < n) { /* out of memory: all[0..i) were made */
+		for (size_t j = 0; all != NULL && j < i; j++)
+			api_cert_ctx_free(all[j]);
 		free(all);
 		free(todo);
 		return NULL;
@@ -487,7 +488,7 @@ void api_cert_issue_batch(struct req *r)
 	struct ccm_error err;
 
 	if (one == NULL || sub == NULL || m == NULL || results == NULL ||
-	    (ctx = api_cert_batch_check(r, items)) == NULL) {
+	    (ctx = api_cert_batch_check(r, one, items)) == NULL) {
 		server_error(r, 500, "internal", "out of memory");
 		goto out;
 	}
