@@ -136,14 +136,15 @@ ccm_code ccm_attest_client_request(struct ccm_attest_client *c,
                                    struct ccm_attest_instance *inst, char **cert_pem,
                                    char **chain_pem, struct ccm_error *err);
 
-/* The two halves of ccm_attest_client_request, for a caller that sends the
- * same request many times (ccm bench issue): the JSON body {report, csr,
- * dns_names} (malloc'ed; NULL when out of memory), and its POST. */
+/* The JSON body {report, csr, dns_names} of an attest request (malloc'ed;
+ * NULL when out of memory), for a caller that sends the same request many
+ * times (ccm bench issue). */
 char *ccm_attest_request_body(const uint8_t report[CCM_REPORT_BODY_SIZE], const char *csr_pem,
                               const char *const *dns_names, size_t n_dns);
-ccm_code ccm_attest_client_request_body(struct ccm_attest_client *c, const char *body,
-                                        struct ccm_attest_instance *inst, char **cert_pem,
-                                        char **chain_pem, struct ccm_error *err);
+/* The error for a refused attest request: status and the agent's answer
+ * body ({"error":{"code","message"}}), as "certificate refused (HTTP N):
+ * code: message" (CCM_E_VERIFY for 403). */
+ccm_code ccm_attest_refusal(const char *body, size_t len, int status, struct ccm_error *err);
 
 /* POST /v1/instances: state "RUNNING" (repeat every keepalive_s) or
  * "STOPPED"; pid is the app's. Gives up after timeout_s. */

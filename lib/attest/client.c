@@ -197,15 +197,18 @@ static ccm_code client_post(struct ccm_attest_client *c, const char *path, const
 	return CCM_OK;
 }
 
-static ccm_code refusal(json_t *resp, int status, struct ccm_error *err)
+ccm_code ccm_attest_refusal(const char *body, size_t len, int status, struct ccm_error *err)
 {
+	json_t *resp = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
 	json_t *e = json_object_get(resp, "error");
 	const char *code = json_string_value(json_object_get(e, "code"));
 	const char *msg = json_string_value(json_object_get(e, "message"));
+	ccm_code rc = ccm_fail(err, status == 403 ? CCM_E_VERIFY : CCM_E_IO,
+	                       "certificate refused (HTTP %d): %s: %s", status,
+	                       code ? code : "error", msg ? msg : "no reason given");
 
-	return ccm_fail(err, status == 403 ? CCM_E_VERIFY : CCM_E_IO,
-	                "certificate refused (HTTP %d): %s: %s", status, code ? code : "error",
-	                msg ? msg : "no reason given");
+	json_decref(resp);
+	return rc;
 }
 
 /* The grant's instance handle (instance.c of the agent), if it has one. */
@@ -245,9 +248,10 @@ char *ccm_attest_request_body(const uint8_t report[CCM_REPORT_BODY_SIZE], const 
 	return body;
 }
 
-ccm_code ccm_attest_client_request_body(struct ccm_attest_client *c, const char *body,
-                                        struct ccm_attest_instance *inst, char **cert_pem,
-                                        char **chain_pem, struct ccm_error *err)
+/* POST a request body made by ccm_attest_request_body; the grant's parts. */
+static ccm_code client_request_body(struct ccm_attest_client *c, const char *body,
+                                    struct ccm_attest_instance *inst, char **cert_pem,
+                                    char **chain_pem, struct ccm_error *err)
 {
 	json_t *resp = NULL;
 	struct exchange x = {0};
@@ -256,7 +260,7 @@ ccm_code ccm_attest_client_request_body(struct ccm_attest_client *c, const char 
 	if (rc == CCM_OK) {
 		resp = json_loadb(x.body ? x.body : "", x.len, 0, NULL);
 		if (x.status != 200 && x.status != 201)
-			rc = refusal(resp, x.status, err);
+			rc = ccm_attest_refusal(x.body, x.len, x.status, err);
 		else if (!json_is_string(json_object_get(resp, "certificate")))
 			rc = ccm_fail(err, CCM_E_INPUT, "agent: the answer holds no certificate");
 	}
@@ -278,7 +282,7 @@ ccm_code ccm_attest_client_request(struct ccm_attest_client *c,
                                    char **chain_pem, struct ccm_error *err)
 {
 	char *body = ccm_attest_request_body(report, csr_pem, dns_names, n_dns);
-	ccm_code rc = body ? ccm_attest_client_request_body(c, body, inst, cert_pem, chain_pem, err)
+	ccm_code rc = body ? client_request_body(c, body, inst, cert_pem, chain_pem, err)
 	                   : ccm_fail(err, CCM_E_NOMEM, "out of memory");
 
 	free(body);

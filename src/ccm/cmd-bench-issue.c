@@ -201,23 +201,6 @@ static ccm_code bi_post(struct bi_client *c, struct ccm_error *err)
 	return CCM_OK;
 }
 
-/* A refusal, word for word as lib/attest/client.c reports it. */
-static ccm_code bi_refusal(struct evbuffer *in, int status, struct ccm_error *err)
-{
-	size_t n = evbuffer_get_length(in);
-	const char *p = (const char *)evbuffer_pullup(in, -1);
-	json_t *resp = json_loadb(p ? p : "", p ? n : 0, 0, NULL);
-	json_t *e = json_object_get(resp, "error");
-	const char *code = json_string_value(json_object_get(e, "code"));
-	const char *msg = json_string_value(json_object_get(e, "message"));
-	ccm_code rc = ccm_fail(err, status == 403 ? CCM_E_VERIFY : CCM_E_IO,
-	                       "certificate refused (HTTP %d): %s: %s", status,
-	                       code ? code : "error", msg ? msg : "no reason given");
-
-	json_decref(resp);
-	return rc;
-}
-
 /* The full check of a client's first answer: a JSON object whose
  * "certificate" is a PEM certificate. */
 static bool bi_parse(struct evbuffer *in)
@@ -249,7 +232,8 @@ static ccm_code bi_check(struct bi_client *c, struct evhttp_request *req, struct
 		                           : "no answer (is ccm-agent running there?)");
 	in = evhttp_request_get_input_buffer(req);
 	if (status != 200 && status != 201)
-		return bi_refusal(in, status, err);
+		return ccm_attest_refusal((const char *)evbuffer_pullup(in, -1),
+		                          evbuffer_get_length(in), status, err);
 	if (evbuffer_search(in, BI_CERT_MARK, strlen(BI_CERT_MARK), NULL).pos < 0 ||
 	    (!c->parsed && !bi_parse(in)))
 		return ccm_fail(err, CCM_E_INPUT, "agent: the answer holds no certificate");
