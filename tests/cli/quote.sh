@@ -116,5 +116,11 @@ expect 0 '"verified":true' $CCM quote verify $P/quote.dat --collateral $TMP/coll
 # The bench: one JSON object with the five fields.
 expect 0 '"ecdsa_verify_per_s"' $CCM bench quote --millis 50 --json
 expect 0 '"threads":2' $CCM bench quote --millis 50 --threads 2 --json
+# ccm bench issue refuses bad options before it contacts any agent.
+expect 2 "--threads: 17 is out of range" $CCM bench issue --agent http://127.0.0.1:1 --sigstruct x --threads 17
+expect 2 "--clients: 257 is out of range" $CCM bench issue --agent http://127.0.0.1:1 --sigstruct x --clients 257
+expect 2 "start at 1" $CCM bench issue --agent http://127.0.0.1:1 --sigstruct x --clients 0
+expect 2 "--agent URL and --sigstruct FILE are required" $CCM bench issue --sigstruct x
+expect 2 "expected http://HOST:PORT" $CCM bench issue --agent ftp://x --sigstruct x
 
 done_tests

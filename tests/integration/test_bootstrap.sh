@@ -136,4 +136,18 @@ set +e
 "$CCM_BIN/ccmd" --listen nope 2>"$T/u.log"; rc=$?
 set -e
 [ $rc = 2 ] && grep -q -- "--listen" "$T/u.log" || fail "bad --listen: rc $rc"
+# usage_rc WANT-MESSAGE CMD...: exits 2 and says WANT-MESSAGE.
+usage_rc() {
+	local want=$1 rc
+	shift
+	set +e
+	"$@" >/dev/null 2>"$T/u.log"
+	rc=$?
+	set -e
+	[ $rc = 2 ] && grep -qF -- "$want" "$T/u.log" || fail "$*: rc $rc: $(cat "$T/u.log")"
+}
+usage_rc "--check-threads: 0 to 7, got '8'" "$CCM_BIN/ccmd" --data "$DATA" --check-threads 8
+usage_rc "--check-threads: 0 to 7, got 'x'" "$CCM_BIN/ccmd" --data "$DATA" --check-threads x
+usage_rc "--renew-before: 60 seconds to 10 years" "$CCM_BIN/ccm-agent" --manager https://127.0.0.1:1 \
+	--cacert "$DATA/ca.pem" --data "$T/ag" --renew-before 59
 echo "ok"
