@@ -74,8 +74,10 @@ struct agent_job {
 	int64_t app_id; /* GET /v1/apps/{id}/config */
 	char *item;     /* attest: its /v1/node/issue body, serialized */
 	size_t item_len;
-	int status; /* the answer */
+	int status; /* the answer: reply, or reply_text when not NULL */
 	json_t *reply;
+	char *reply_text; /* a JSON body as the manager wrote it (frames) */
+	size_t reply_len;
 };
 
 struct agent {
@@ -134,9 +136,12 @@ struct mgr_conn *mgr_conn_new(struct agent *a);
 void mgr_conn_free(struct mgr_conn *c);
 ccm_code mgr_call(struct mgr_conn *c, const char *method, const char *path, json_t *body, bool mtls,
                   long *status, json_t **resp, struct ccm_error *err);
-/* POST of an already serialized JSON body over mTLS; answers up to max bytes. */
+/* POST of an already serialized JSON body over mTLS; answers up to max
+ * bytes. A framed answer (api/apiframe.h) goes unparsed into *frames
+ * (the caller frees frames->p) when frames is not NULL, *resp NULL. */
+struct util_capbuf;
 ccm_code mgr_post(struct mgr_conn *c, const char *path, const char *payload, size_t len, size_t max,
-                  long *status, json_t **resp, struct ccm_error *err);
+                  long *status, json_t **resp, struct util_capbuf *frames, struct ccm_error *err);
 ccm_code mgr_enroll(struct agent *a, struct ccm_error *err);
 void *mgr_thread_main(void *arg);
 
@@ -144,6 +149,9 @@ void *mgr_thread_main(void *arg);
 ccm_code instance_init(struct agent *a, struct ccm_error *err);
 /* Add {"instance": {id, token, keepalive_s}} to a certificate grant. */
 void instance_grant(struct agent *a, json_t *reply);
+/* The {id, token, keepalive_s} of a new instance of app's build; NULL
+ * when app or build is not a positive id (nothing granted). */
+json_t *instance_new(struct agent *a, int64_t app, int64_t build);
 /* POST /v1/instances: HTTP status; *reply a new reference. */
 int instance_report(struct agent *a, json_t *body, json_t **reply);
 /* GET /v1/instances. */

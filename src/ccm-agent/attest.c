@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "agent.h"
+#include "api/apiframe.h"
 #include "ccm/attest.h"
 #include "ccm/cert.h"
 #include "pki/pki.h"
@@ -27,7 +28,8 @@
 
 #define ATTEST_RETRY_S 300 /* a manager without the batch route: asked again after */
 /* Answers of a whole batch: 64 grants of up to 128 KiB (64 names each). */
-#define ATTEST_MAX_RESPONSE ((size_t)AGENT_BATCH_MAX * 128 * 1024)
+#define ATTEST_ITEM_MAX ((size_t)128 * 1024)
+#define ATTEST_MAX_RESPONSE ((size_t)AGENT_BATCH_MAX * ATTEST_ITEM_MAX)
 #define ATTEST_WRAP (sizeof("{\"requests\":[]}") - 1)
 
 /* The node certificate parsed once per renewal, not per request (with
@@ -163,7 +165,7 @@ static void attest_single(struct mgr_conn *c, struct agent_job *j)
 	long status = 0;
 
 	if (mgr_post(c, "/v1/node/issue", j->item, j->item_len, MGR_MAX_RESPONSE, &status, &resp,
-	             &err) != CCM_OK)
+	             NULL, &err) != CCM_OK)
 		local_job_fail(j, 502, "manager_unreachable", err.msg);
 	else
 		attest_answer(j, status, resp);
@@ -193,6 +195,77 @@ static void attest_split(struct agent_job **v, size_t n, json_t *resp)
 	}
 }
 
+/* A framed grant's body with the instance handle added as its last
+ * member. The body is an object ccmd serialized itself ("{...}" with
+ * members), so the member goes before its closing brace: nothing is
+ * parsed, and anything else is refused rather than passed on. */
+static char *attest_splice(struct agent *a, const struct apiframe *f, size_t *len)
+{
+	static const char key[] = ",\"instance\":";
+	json_t *inst = instance_new(a, f->app_id, f->build_id);
+	char *is = inst ? json_dumps(inst, JSON_COMPACT) : NULL, *out = NULL;
+	size_t il = is ? strlen(is) : 0, k = f->len - 1;
+
+	if (is != NULL && f->len > 2 && f->body[0] == '{' && f->body[k] == '}' &&
+	    (out = malloc(k + sizeof(key) + il + 1)) != NULL) {
+		memcpy(out, f->body, k);
+		memcpy(out + k, key, sizeof(key) - 1);
+		k += sizeof(key) - 1;
+		memcpy(out + k, is, il);
+		k += il;
+		out[k++] = '}';
+		out[k] = '\0';
+		*len = k;
+	}
+	json_decref(inst);
+	free(is);
+	return out;
+}
+
+/* One framed answer for its request: the body as ccmd wrote it, a
+ * grant's with its instance handle. */
+static void attest_frame_answer(struct agent_job *j, const struct apiframe *f)
+{
+	bool grant = (f->status == 200 || f->status == 201) && f->app_id > 0 && f->build_id > 0;
+
+	j->status = f->status;
+	if (grant)
+		j->reply_text = attest_splice(j->a, f, &j->reply_len);
+	else if ((j->reply_text = malloc(f->len + 1)) != NULL) {
+		memcpy(j->reply_text, f->body, f->len);
+		j->reply_text[f->len] = '\0';
+		j->reply_len = f->len;
+	}
+	if (j->reply_text == NULL)
+		local_job_fail(j, 502, "manager_error",
+		               grant ? "the manager's grant is not a JSON object"
+		                     : "out of memory");
+}
+
+/* A 200 to a batch as frames: exactly one per request, in order. */
+static void attest_split_frames(struct agent_job **v, size_t n, const struct util_capbuf *b)
+{
+	struct apiframe f[AGENT_BATCH_MAX];
+	const char *msg = "";
+	size_t off = 0;
+	bool ok = n <= AGENT_BATCH_MAX;
+	char why[160];
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = apiframe_next(b->p, b->n, &off, ATTEST_ITEM_MAX, &f[i], &msg);
+	if (ok && off != b->n) {
+		ok = false;
+		msg = "more answers than requests";
+	}
+	snprintf(why, sizeof(why), "the manager's batch answer does not match the batch: %s", msg);
+	for (size_t i = 0; i < n; i++) {
+		if (ok)
+			attest_frame_answer(v[i], &f[i]);
+		else
+			local_job_fail(v[i], 502, "manager_error", why);
+	}
+}
+
 /* {"requests":[item,...]} from the serialized items. */
 static char *attest_body(struct agent_job **v, size_t n, size_t *len)
 {
@@ -219,6 +292,7 @@ static char *attest_body(struct agent_job **v, size_t n, size_t *len)
 /* Ask the manager for n prepared requests and answer each of them. */
 static void attest_send(struct agent *a, struct mgr_conn *c, struct agent_job **v, size_t n)
 {
+	struct util_capbuf frames = {0};
 	struct ccm_error err;
 	json_t *resp = NULL;
 	long status = 0;
@@ -238,9 +312,11 @@ static void attest_send(struct agent *a, struct mgr_conn *c, struct agent_job **
 		return;
 	}
 	if (mgr_post(c, "/v1/node/issue/batch", body, len, ATTEST_MAX_RESPONSE, &status, &resp,
-	             &err) != CCM_OK) {
+	             &frames, &err) != CCM_OK) {
 		for (size_t i = 0; i < n; i++)
 			local_job_fail(v[i], 502, "manager_unreachable", err.msg);
+	} else if (status == 200 && frames.p != NULL) {
+		attest_split_frames(v, n, &frames);
 	} else if (status == 200) {
 		attest_split(v, n, resp);
 	} else if (status == 404 || status == 405) {
@@ -261,6 +337,7 @@ static void attest_send(struct agent *a, struct mgr_conn *c, struct agent_job **
 		}
 	}
 	json_decref(resp);
+	free(frames.p);
 	free(body);
 }
 

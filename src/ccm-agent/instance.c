@@ -85,21 +85,27 @@ static bool instance_mac(struct agent *a, const char *id, int64_t app, int64_t b
 	return true;
 }
 
-void instance_grant(struct agent *a, json_t *reply)
+json_t *instance_new(struct agent *a, int64_t app, int64_t build)
 {
-	json_int_t app = json_integer_value(json_object_get(reply, "app_id"));
-	json_int_t build = json_integer_value(json_object_get(reply, "build_id"));
 	uint8_t raw[16];
 	char id[33], token[65];
 
 	if (app < 1 || build < 1 || RAND_bytes(raw, sizeof(raw)) != 1)
-		return;
+		return NULL;
 	util_hex(raw, sizeof(raw), id);
 	if (!instance_mac(a, id, app, build, token))
-		return;
-	json_object_set_new(reply, "instance",
-	                    json_pack("{s:s,s:s,s:i}", "id", id, "token", token, "keepalive_s",
-	                              a->cfg.keepalive_s));
+		return NULL;
+	return json_pack("{s:s,s:s,s:i}", "id", id, "token", token, "keepalive_s",
+	                 a->cfg.keepalive_s);
+}
+
+void instance_grant(struct agent *a, json_t *reply)
+{
+	json_t *inst = instance_new(a, json_integer_value(json_object_get(reply, "app_id")),
+	                            json_integer_value(json_object_get(reply, "build_id")));
+
+	if (inst != NULL)
+		json_object_set_new(reply, "instance", inst);
 }
 
 /* RUNNING entries whose keepalives stopped become STOPPED; old STOPPED

@@ -20,17 +20,24 @@
 #include "agent.h"
 #include "api/apijson.h"
 
-static void reply_json(struct evhttp_request *req, int status, json_t *obj)
+/* A JSON body already serialized. */
+static void reply_text(struct evhttp_request *req, int status, const char *s, size_t len)
 {
 	struct evbuffer *buf = evbuffer_new();
-	char *s = json_dumps(obj, JSON_COMPACT);
 
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	                  "application/json");
 	if (buf != NULL && s != NULL)
-		evbuffer_add(buf, s, strlen(s));
+		evbuffer_add(buf, s, len);
 	evhttp_send_reply(req, status, status < 300 ? "OK" : "Error", buf);
 	evbuffer_free(buf);
+}
+
+static void reply_json(struct evhttp_request *req, int status, json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+
+	reply_text(req, status, s, s ? strlen(s) : 0);
 	free(s);
 }
 
@@ -82,8 +89,12 @@ static void jobs_complete(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (; j != NULL; j = next) {
 		next = j->next;
-		reply_json(j->req, j->status, j->reply);
+		if (j->reply_text != NULL)
+			reply_text(j->req, j->status, j->reply_text, j->reply_len);
+		else
+			reply_json(j->req, j->status, j->reply);
 		json_decref(j->reply);
+		free(j->reply_text);
 		json_decref(j->body);
 		free(j->item);
 		free(j);

@@ -21,6 +21,7 @@
 #include <openssl/pem.h>
 
 #include "agent.h"
+#include "api/apiframe.h"
 #include "util/util.h"
 #include "ccm/attest.h"
 
@@ -43,6 +44,10 @@ struct mgr_conn *mgr_conn_new(struct agent *a)
 	c->a = a;
 	c->curl = curl_easy_init();
 	c->hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	/* Issue batches may be answered as frames (api/apiframe.h); every
+	 * other route answers JSON whatever this says. */
+	if (c->hdr != NULL)
+		curl_slist_append(c->hdr, "Accept: application/json, " APIFRAME_CT);
 	util_key_pem(a->key, &c->key_pem, &c->key_len, NULL);
 	if (c->curl == NULL || c->key_pem == NULL || c->hdr == NULL) {
 		mgr_conn_free(c);
@@ -125,10 +130,13 @@ static ccm_code parse_response(struct util_capbuf *b, json_t **resp, struct ccm_
 	return CCM_OK;
 }
 
+/* frames (may be NULL) takes a framed answer over unparsed; anything
+ * else is parsed as JSON into *resp. */
 static ccm_code mgr_perform(struct mgr_conn *c, const char *method, const char *path,
                             const char *payload, size_t len, bool mtls, size_t max, long *status,
-                            json_t **resp, struct ccm_error *err)
+                            json_t **resp, struct util_capbuf *frames, struct ccm_error *err)
 {
+	const char *ct = NULL;
 	struct util_capbuf b = {.max = max};
 	char url[2048];
 	CURLcode cc;
@@ -150,8 +158,15 @@ static ccm_code mgr_perform(struct mgr_conn *c, const char *method, const char *
 	if (cc != CURLE_OK)
 		rc = ccm_fail(err, CCM_E_IO, "manager %s: %s", url,
 		              b.over ? "response too large" : curl_easy_strerror(cc));
-	else
+	else {
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+		curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
+	}
+	if (rc == CCM_OK && frames != NULL && ct != NULL &&
+	    strncmp(ct, APIFRAME_CT, sizeof(APIFRAME_CT) - 1) == 0) {
+		*frames = b;
+		return CCM_OK;
+	}
 	if (rc == CCM_OK)
 		rc = parse_response(&b, resp, err);
 	free(b.p);
@@ -167,15 +182,15 @@ ccm_code mgr_call(struct mgr_conn *c, const char *method, const char *path, json
 	if (body != NULL && payload == NULL)
 		return ccm_fail(err, CCM_E_NOMEM, "out of memory");
 	rc = mgr_perform(c, method, path, payload, payload ? strlen(payload) : 0, mtls,
-	                 MGR_MAX_RESPONSE, status, resp, err);
+	                 MGR_MAX_RESPONSE, status, resp, NULL, err);
 	free(payload);
 	return rc;
 }
 
 ccm_code mgr_post(struct mgr_conn *c, const char *path, const char *payload, size_t len, size_t max,
-                  long *status, json_t **resp, struct ccm_error *err)
+                  long *status, json_t **resp, struct util_capbuf *frames, struct ccm_error *err)
 {
-	return mgr_perform(c, "POST", path, payload, len, true, max, status, resp, err);
+	return mgr_perform(c, "POST", path, payload, len, true, max, status, resp, frames, err);
 }
 
 /* "code: message" of an API error body, for logs and refusals. */

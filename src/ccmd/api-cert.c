@@ -19,7 +19,9 @@
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
+#include "api/apiframe.h"
 #include "ccm/attest.h"
 #include "ccm/cert.h"
 #include "ccm/policy.h"
@@ -43,11 +45,20 @@ struct api_cert_ctx {
 	 * loop, then the outcome (pre_status 0: passed) */
 	const char *csr_pem, *ev_type, *ev_quote;
 	X509 *node_cert;
-	bool dcap; /* verified on the loop (collateral) */
+	bool dcap;    /* verified on the loop (collateral) */
+	bool decided; /* every check passed: to be signed and recorded */
 	struct ccm_quote_report rep;
 	int pre_status;
 	const char *pre_code;
 	char pre_msg[CCM_ERRMSG_MAX + 64];
+	/* api_cert_sign, on any thread: the decided profile in, the signed
+	 * certificate out (sign_rc/sign_err) */
+	struct ccm_cert_app profile;
+	X509 *cert;
+	char *pem;
+	char serial[STORE_SERIAL_MAX + 1];
+	ccm_code sign_rc;
+	struct ccm_error sign_err;
 };
 
 /* What every item of one call shares, looked up once per call: the
@@ -83,6 +94,9 @@ static ccm_code api_cert_memo_ca(struct req *r, struct api_cert_memo *m, struct 
 	rc = bootstrap_account_ca(r->d, r->account.id, &m->ca, &m->key, err);
 	if (rc == CCM_OK)
 		rc = pki_cert_pem(m->ca, &m->ca_pem, err);
+	/* Its extensions cached now, so par helpers signing with it only read. */
+	if (rc == CCM_OK)
+		X509_check_purpose(m->ca, -1, 0);
 	if (rc != CCM_OK)
 		api_cert_memo_clear(m);
 	return rc;
@@ -96,6 +110,8 @@ static void api_cert_ctx_free(struct api_cert_ctx *c)
 	json_decref(c->dns);
 	free(c->evidence);
 	X509_REQ_free(c->csr);
+	X509_free(c->cert);
+	free(c->pem);
 	free(c);
 }
 
@@ -294,44 +310,80 @@ static void api_cert_facts(struct req *r, struct api_cert_ctx *c)
 	c->in.n_dns_names = api_cert_vec(c->dns, c->dns_v, CCM_DOMAINS_MAX);
 }
 
-/* Sign, record and answer. */
-static bool api_cert_grant(struct req *r, struct api_cert_ctx *c, struct api_cert_memo *m)
+/* The certificate's profile from the decided request; the account CA
+ * loaded into the memo (so signing reads nothing but c and m). */
+static bool api_cert_prepare(struct req *r, struct api_cert_ctx *c, struct api_cert_memo *m)
 {
-	struct ccm_cert_app p;
+	struct ccm_cert_app *p = &c->profile;
+	struct ccm_error err;
+
+	memset(p, 0, sizeof(*p));
+	p->account_id = r->account.id;
+	p->app_id = c->app.id;
+	p->build_id = c->build.id;
+	p->subject = c->app.cert_subject[0] ? c->app.cert_subject : NULL;
+	p->dns_names = c->dns_v;
+	p->n_dns_names = c->in.n_dns_names;
+	p->days = (int)c->app.cert_days;
+	memcpy(p->identity.mrenclave, c->in.mrenclave, 32);
+	memcpy(p->identity.mrsigner, c->in.mrsigner, 32);
+	p->identity.isvprodid = c->in.isvprodid;
+	p->identity.isvsvn = c->in.isvsvn;
+	p->identity.debug = c->in.debug;
+	p->identity.simulated = c->in.evidence_kind == CCM_EVIDENCE_SIMULATED;
+	p->evidence = c->evidence;
+	p->evidence_len = c->evidence_len;
+	if (api_cert_memo_ca(r, m, &err) != CCM_OK)
+		return server_fail(r, &err);
+	return true;
+}
+
+/* Every check of DESIGN.md "Policy" on one request whose store-free
+ * checks have run (c->pre_*); reads the store, writes nothing. True: c
+ * is ready to be signed; false: r holds the refusal. */
+static bool api_cert_decide(struct req *r, struct api_cert_ctx *c, struct api_cert_memo *m)
+{
+	struct ccm_policy_decision d;
+
+	if (!api_cert_evidence(r, c) || !api_cert_build(r, c, m))
+		return false;
+	api_cert_facts(r, c);
+	if (ccm_policy_check(&c->in, &d) != CCM_OK) {
+		snprintf(r->object, sizeof(r->object), "build:%" PRId64, c->build.id);
+		return server_error(r, 403, "policy_refused", "%s: %s", d.check, d.reason);
+	}
+	return api_cert_prepare(r, c, m);
+}
+
+/* Build and sign the certificate of a decided request with the account
+ * CA, and its serial and PEM. Pure (reads c and the memo's CA, which
+ * OpenSSL 3 lets threads share for signing): runs on the loop or on a
+ * par helper; the outcome is c->sign_rc. */
+static void api_cert_sign(struct api_cert_ctx *c, const struct api_cert_memo *m)
+{
+	c->sign_rc = ccm_cert_issue_app(m->ca, m->key, c->csr, &c->profile, &c->cert, &c->sign_err);
+	if (c->sign_rc == CCM_OK)
+		c->sign_rc =
+		        ccm_cert_serial_hex(c->cert, c->serial, sizeof(c->serial), &c->sign_err);
+	if (c->sign_rc == CCM_OK)
+		c->sign_rc = pki_cert_pem(c->cert, &c->pem, &c->sign_err);
+}
+
+/* Record the signed certificate and the app instance, and answer. */
+static bool api_cert_record(struct req *r, struct api_cert_ctx *c, struct api_cert_memo *m)
+{
 	struct store_cert sc;
 	struct ccm_error err;
-	X509 *cert = NULL;
-	char *pem = NULL, na[32];
+	char na[32];
 	int days = 0, secs = 0;
-	bool ok = false;
 
-	memset(&p, 0, sizeof(p));
+	if (c->sign_rc != CCM_OK)
+		return server_fail(r, &c->sign_err);
 	memset(&sc, 0, sizeof(sc));
-	p.account_id = r->account.id;
-	p.app_id = c->app.id;
-	p.build_id = c->build.id;
-	p.subject = c->app.cert_subject[0] ? c->app.cert_subject : NULL;
-	p.dns_names = c->dns_v;
-	p.n_dns_names = c->in.n_dns_names;
-	p.days = (int)c->app.cert_days;
-	memcpy(p.identity.mrenclave, c->in.mrenclave, 32);
-	memcpy(p.identity.mrsigner, c->in.mrsigner, 32);
-	p.identity.isvprodid = c->in.isvprodid;
-	p.identity.isvsvn = c->in.isvsvn;
-	p.identity.debug = c->in.debug;
-	p.identity.simulated = c->in.evidence_kind == CCM_EVIDENCE_SIMULATED;
-	p.evidence = c->evidence;
-	p.evidence_len = c->evidence_len;
-	if (api_cert_memo_ca(r, m, &err) != CCM_OK ||
-	    ccm_cert_issue_app(m->ca, m->key, c->csr, &p, &cert, &err) != CCM_OK ||
-	    ccm_cert_serial_hex(cert, sc.serial, sizeof(sc.serial), &err) != CCM_OK ||
-	    pki_cert_pem(cert, &pem, &err) != CCM_OK) {
-		server_fail(r, &err);
-		goto out;
-	}
-	ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert));
+	ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(c->cert));
 	sc.account_id = r->account.id;
 	snprintf(sc.kind, sizeof(sc.kind), "app");
+	snprintf(sc.serial, sizeof(sc.serial), "%s", c->serial);
 	sc.node_id = r->node.id;
 	sc.app_id = c->app.id;
 	sc.build_id = c->build.id;
@@ -339,42 +391,20 @@ static bool api_cert_grant(struct req *r, struct api_cert_ctx *c, struct api_cer
 	sc.not_after = sc.created_at + (int64_t)days * 86400 + secs;
 	if (store_cert_create(r->d->store, &sc, &err) != CCM_OK ||
 	    store_instance_set(r->d->store, r->node.id, c->app.id, "RUNNING", sc.created_at,
-	                       &err) != CCM_OK) {
-		server_fail(r, &err);
-		goto out;
-	}
+	                       &err) != CCM_OK)
+		return server_fail(r, &err);
 	snprintf(r->object, sizeof(r->object), "certificate:%" PRId64, sc.id);
 	snprintf(r->reason, sizeof(r->reason),
 	         "granted: app:%" PRId64 " build:%" PRId64 " node:%" PRId64 " serial %s%s",
 	         c->app.id, c->build.id, r->node.id, sc.serial,
-	         p.identity.simulated ? " (simulated evidence)" : "");
+	         c->profile.identity.simulated ? " (simulated evidence)" : "");
 	server_reply(r, 200,
-	             json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I}", "certificate", pem, "chain",
+	             json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I}", "certificate", c->pem, "chain",
 	                       m->ca_pem, "app_id", (json_int_t)c->app.id, "build_id",
 	                       (json_int_t)c->build.id, "not_after",
 	                       api_user_time(sc.not_after, na), "serial", sc.serial, "id",
 	                       (json_int_t)sc.id));
-	ok = true;
-out:
-	free(pem);
-	X509_free(cert);
-	return ok;
-}
-
-/* Decide on one request whose store-free checks have run (c->pre_*). */
-static void api_cert_issue_one(struct req *r, struct api_cert_memo *m, struct api_cert_ctx *c)
-{
-	struct ccm_policy_decision d;
-
-	if (!api_cert_evidence(r, c) || !api_cert_build(r, c, m))
-		return;
-	api_cert_facts(r, c);
-	if (ccm_policy_check(&c->in, &d) != CCM_OK) {
-		snprintf(r->object, sizeof(r->object), "build:%" PRId64, c->build.id);
-		server_error(r, 403, "policy_refused", "%s: %s", d.check, d.reason);
-		return;
-	}
-	api_cert_grant(r, c, m);
+	return true;
 }
 
 void api_cert_issue(struct req *r)
@@ -387,7 +417,10 @@ void api_cert_issue(struct req *r)
 	} else {
 		api_cert_take(c, r->body, r->node_cert);
 		api_cert_check(c);
-		api_cert_issue_one(r, m, c);
+		if (api_cert_decide(r, c, m)) {
+			api_cert_sign(c, m);
+			api_cert_record(r, c, m);
+		}
 		api_cert_memo_clear(m);
 	}
 	if (c != NULL)
@@ -413,9 +446,9 @@ static void api_cert_item_init(struct req *sub, const struct req *r, const struc
 	sub->reason[0] = '\0';
 }
 
-/* Issue and audit one checked item under its own savepoint: a refused
- * item leaves its audit entry and nothing else. False: the store failed
- * and the whole batch must be undone. */
+/* Record and audit one decided and signed item under its own savepoint:
+ * a refused item leaves its audit entry and nothing else. False: the
+ * store failed and the whole batch must be undone. */
 static bool api_cert_item(struct req *sub, struct api_cert_memo *m, struct api_cert_ctx *c,
                           struct ccm_error *err)
 {
@@ -424,7 +457,8 @@ static bool api_cert_item(struct req *sub, struct api_cert_memo *m, struct api_c
 
 	if (store_savepoint(st, err) != CCM_OK)
 		return false;
-	api_cert_issue_one(sub, m, c);
+	if (c->decided)
+		api_cert_record(sub, c, m);
 	granted = sub->status < 400;
 	if (!granted && store_savepoint_rollback(st, err) != CCM_OK)
 		return false;
@@ -435,6 +469,40 @@ static bool api_cert_item(struct req *sub, struct api_cert_memo *m, struct api_c
 	                        err) != CCM_OK)
 		return false;
 	return !granted || store_savepoint_release(st, err) == CCM_OK;
+}
+
+struct api_cert_signing {
+	struct api_cert_ctx **todo;
+	const struct api_cert_memo *m;
+};
+
+static void api_cert_sign_one(void *arg, size_t i)
+{
+	struct api_cert_signing *s = arg;
+
+	api_cert_sign(s->todo[i], s->m);
+}
+
+/* Decide every item in order on the loop (store reads only), then sign
+ * the granted ones on the par helpers and the loop together. False: out
+ * of memory. */
+static bool api_cert_batch_decide(struct req *r, const struct route *one, json_t *items,
+                                  struct req *sub, struct api_cert_ctx **ctx,
+                                  struct api_cert_memo *m)
+{
+	size_t n = json_array_size(items), k = 0;
+	struct api_cert_signing s = {.todo = calloc(n + 1, sizeof(*s.todo)), .m = m};
+
+	if (s.todo == NULL)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		api_cert_item_init(&sub[i], r, one, json_array_get(items, i));
+		if ((ctx[i]->decided = api_cert_decide(&sub[i], ctx[i], m)))
+			s.todo[k++] = ctx[i];
+	}
+	par_for(r->d->par, k, api_cert_sign_one, &s);
+	free(s.todo);
+	return true;
 }
 
 /* Every item's context, its schema checked against the single route's
@@ -472,43 +540,106 @@ static struct api_cert_ctx **api_cert_batch_check(struct req *r, const struct ro
 	return all;
 }
 
+/* The items' answers as {"results": [{status, body}, ...]}. */
+static void api_cert_results_json(struct req *r, struct req *sub, size_t n)
+{
+	json_t *results = json_array();
+
+	for (size_t i = 0; results != NULL && i < n; i++) {
+		json_array_append_new(results,
+		                      json_pack("{s:i,s:o}", "status", sub[i].status, "body",
+		                                sub[i].resp ? sub[i].resp : json_object()));
+		sub[i].resp = NULL;
+	}
+	if (results == NULL)
+		server_error(r, 500, "internal", "out of memory");
+	else
+		server_reply(r, 200, json_pack("{s:o}", "results", results));
+}
+
+/* The items' answers as frames (api/apiframe.h): the agent hands each
+ * body on as is and reads the grant's app and build from the header. */
+static void api_cert_results_frames(struct req *r, struct req *sub, struct api_cert_ctx **ctx,
+                                    size_t n)
+{
+	char **body = calloc(n + 1, sizeof(*body)), *out = NULL;
+	size_t total = 1, k = 0;
+	bool ok = body != NULL;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		body[i] = sub[i].resp ? json_dumps(sub[i].resp, JSON_COMPACT) : strdup("{}");
+		ok = body[i] != NULL;
+		total += ok ? strlen(body[i]) + APIFRAME_HEADER_MAX + 1 : 0;
+	}
+	if (ok && (out = malloc(total)) != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			bool granted = sub[i].status == 200;
+			struct apiframe f = {.status = sub[i].status,
+			                     .len = strlen(body[i]),
+			                     .app_id = granted ? ctx[i]->app.id : 0,
+			                     .build_id = granted ? ctx[i]->build.id : 0};
+			k += apiframe_header(&f, out + k);
+			memcpy(out + k, body[i], f.len);
+			k += f.len;
+			out[k++] = '\n';
+		}
+		out[k] = '\0';
+		server_reply_text(r, 200, APIFRAME_CT, out);
+	} else
+		server_error(r, 500, "internal", "out of memory");
+	for (size_t i = 0; body != NULL && i < n; i++)
+		free(body[i]);
+	free(body);
+}
+
+static bool api_cert_wants_frames(struct req *r)
+{
+	const char *acc = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Accept");
+
+	return acc != NULL && strstr(acc, APIFRAME_CT) != NULL;
+}
+
 /* POST /v1/node/issue/batch: what a node agent sends when several
  * runtimes attest at once. One TLS request, one node check and one
- * transaction (one disk sync) for all, the signature checks spread over
- * the CPUs, while each item is decided, audited and answered exactly as
- * /v1/node/issue would. */
+ * transaction (one disk sync) for all, the signature checks and the
+ * certificates' signatures spread over the CPUs, while each item is
+ * decided, audited and answered exactly as /v1/node/issue would. Deciding
+ * every item before recording any is sound because issuing changes none
+ * of the facts a decision reads (see api_cert_memo). The answers come as
+ * JSON, or as frames when asked for (api/apiframe.h). */
 void api_cert_issue_batch(struct req *r)
 {
 	const struct route *one = route_find("POST", "/v1/node/issue");
-	json_t *items = json_object_get(r->body, "requests"), *results = json_array();
-	struct req *sub = malloc(sizeof(*sub));
+	json_t *items = json_object_get(r->body, "requests");
+	size_t n = json_array_size(items);
+	struct req *sub = calloc(n + 1, sizeof(*sub));
 	struct api_cert_memo *m = calloc(1, sizeof(*m));
 	struct api_cert_ctx **ctx = NULL;
-	size_t n = json_array_size(items);
 	struct ccm_error err;
 
-	if (one == NULL || sub == NULL || m == NULL || results == NULL ||
-	    (ctx = api_cert_batch_check(r, one, items)) == NULL) {
+	if (one == NULL || sub == NULL || m == NULL ||
+	    (ctx = api_cert_batch_check(r, one, items)) == NULL ||
+	    !api_cert_batch_decide(r, one, items, sub, ctx, m)) {
 		server_error(r, 500, "internal", "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		api_cert_item_init(sub, r, one, json_array_get(items, i));
-		bool ok = api_cert_item(sub, m, ctx[i], &err);
-		json_array_append_new(results, json_pack("{s:i,s:o}", "status", sub->status, "body",
-		                                         sub->resp ? sub->resp : json_object()));
-		if (!ok) {
+		if (!api_cert_item(&sub[i], m, ctx[i], &err)) {
 			server_fail(r, &err);
 			goto out;
 		}
 	}
 	snprintf(r->reason, sizeof(r->reason), "%zu requests", n);
-	server_reply(r, 200, json_pack("{s:O}", "results", results));
+	if (api_cert_wants_frames(r))
+		api_cert_results_frames(r, sub, ctx, n);
+	else
+		api_cert_results_json(r, sub, n);
 out:
 	for (size_t i = 0; ctx != NULL && i < n; i++)
 		api_cert_ctx_free(ctx[i]);
+	for (size_t i = 0; sub != NULL && i < n; i++)
+		json_decref(sub[i].resp);
 	free(ctx);
-	json_decref(results);
 	free(sub);
 	if (m != NULL)
 		api_cert_memo_clear(m);
