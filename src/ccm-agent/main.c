@@ -6,6 +6,7 @@
  * SIGTERM/SIGINT stop the loop; workers finish what they hold.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +255,11 @@ int main(int argc, char **argv)
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* A batch's request and answer (a few hundred KiB) are reused from
+	 * the batcher threads' heaps: with glibc's defaults each was mapped
+	 * or trimmed back per batch, and every trim flushes the TLB. */
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 	if ((rc = parse_args(&agent.cfg, argc, argv)) != 0)
 		return rc;
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -30,12 +30,20 @@
 #include "pki/pki.h"
 #include "util/util.h"
 
+/* A build found by MRENCLAVE, its app and the app's lists parsed. */
+struct api_cert_found {
+	struct store_build build;
+	struct store_app app;
+	json_t *app_labels, *domains;
+};
+
 /* Everything an issuance decision reads, with the storage behind it. */
 struct api_cert_ctx {
 	struct ccm_policy_input in;
-	struct store_build build;
-	struct store_app app;
-	json_t *app_labels, *node_labels, *domains, *dns;
+	const struct api_cert_found *found; /* in the memo: */
+	const struct store_build *build;    /* its build */
+	const struct store_app *app;        /* and app */
+	json_t *dns;
 	const char *app_lv[CCM_LABELS_MAX], *node_lv[CCM_LABELS_MAX];
 	const char *dom_v[CCM_DOMAINS_MAX], *dns_v[CCM_DOMAINS_MAX];
 	uint8_t *evidence;
@@ -61,17 +69,19 @@ struct api_cert_ctx {
 	struct ccm_error sign_err;
 };
 
-/* What every item of one call shares, looked up once per call: the
- * account CA (its PEM is the chain answered) and the last build found by
- * MRENCLAVE with its app. A batch is one transaction, and issuing changes
- * none of these, so reuse within it sees what a fresh lookup would. */
+/* What the items of one call share, looked up once per call and kept
+ * until its end (items point into it): the account CA (its PEM is the
+ * chain answered), the calling node's labels and every build found by
+ * MRENCLAVE with its app (some 40 KB each, so items do not copy them). A
+ * batch is one transaction, and issuing changes none of these, so reuse
+ * within it sees what a fresh lookup would. */
 struct api_cert_memo {
 	X509 *ca;
 	EVP_PKEY *key;
 	char *ca_pem;
-	bool have_build;
-	struct store_build build;
-	struct store_app app;
+	json_t *node_labels;
+	struct api_cert_found **found;
+	size_t nfound;
 };
 
 static void api_cert_memo_clear(struct api_cert_memo *m)
@@ -79,10 +89,14 @@ static void api_cert_memo_clear(struct api_cert_memo *m)
 	X509_free(m->ca);
 	EVP_PKEY_free(m->key);
 	free(m->ca_pem);
-	m->ca = NULL;
-	m->key = NULL;
-	m->ca_pem = NULL;
-	m->have_build = false;
+	json_decref(m->node_labels);
+	for (size_t i = 0; i < m->nfound; i++) {
+		json_decref(m->found[i]->app_labels);
+		json_decref(m->found[i]->domains);
+		free(m->found[i]);
+	}
+	free(m->found);
+	memset(m, 0, sizeof(*m));
 }
 
 static ccm_code api_cert_memo_ca(struct req *r, struct api_cert_memo *m, struct ccm_error *err)
@@ -104,9 +118,6 @@ static ccm_code api_cert_memo_ca(struct req *r, struct api_cert_memo *m, struct 
 
 static void api_cert_ctx_free(struct api_cert_ctx *c)
 {
-	json_decref(c->app_labels);
-	json_decref(c->node_labels);
-	json_decref(c->domains);
 	json_decref(c->dns);
 	free(c->evidence);
 	X509_REQ_free(c->csr);
@@ -234,44 +245,67 @@ static bool api_cert_evidence(struct req *r, struct api_cert_ctx *c)
 	return true;
 }
 
+/* The build with MRENCLAVE hex and its app: from the memo, or from the
+ * store into it. NULL: r holds the refusal or the store's error. */
+static const struct api_cert_found *api_cert_find(struct req *r, struct api_cert_memo *m,
+                                                  const char *hex)
+{
+	struct api_cert_found *f, **grown;
+	struct ccm_error err;
+
+	for (size_t i = 0; i < m->nfound; i++)
+		if (strcmp(m->found[i]->build.mrenclave, hex) == 0)
+			return m->found[i];
+	grown = realloc(m->found, (m->nfound + 1) * sizeof(*grown));
+	if (grown == NULL || (f = calloc(1, sizeof(*f))) == NULL) {
+		m->found = grown ? grown : m->found;
+		server_error(r, 500, "internal", "out of memory");
+		return NULL;
+	}
+	m->found = grown;
+	if (store_build_by_mrenclave(r->d->store, r->account.id, hex, &f->build, &err) != CCM_OK) {
+		free(f);
+		api_cert_refuse(r, "build_status", "no build in the account has MRENCLAVE ", hex);
+		return NULL;
+	}
+	if (store_app_get(r->d->store, r->account.id, f->build.app_id, &f->app, &err) != CCM_OK) {
+		free(f);
+		server_fail(r, &err);
+		return NULL;
+	}
+	f->app_labels = api_app_parse(f->app.labels);
+	f->domains = api_app_parse(f->app.whitelisted_domains);
+	m->found[m->nfound++] = f;
+	return f;
+}
+
 /* The build of the evidence's MRENCLAVE, and its app. */
 static bool api_cert_build(struct req *r, struct api_cert_ctx *c, struct api_cert_memo *m)
 {
-	struct ccm_error err;
+	const struct api_cert_found *f;
 	char hex[65];
 	size_t n;
 
 	util_hex(c->in.mrenclave, 32, hex);
-	if (m->have_build && strcmp(m->build.mrenclave, hex) == 0) {
-		c->build = m->build;
-		c->app = m->app;
-	} else {
-		m->have_build = false;
-		if (store_build_by_mrenclave(r->d->store, r->account.id, hex, &c->build, &err) !=
-		    CCM_OK)
-			return api_cert_refuse(r, "build_status",
-			                       "no build in the account has MRENCLAVE ", hex);
-		if (store_app_get(r->d->store, r->account.id, c->build.app_id, &c->app, &err) !=
-		    CCM_OK)
-			return server_fail(r, &err);
-		m->build = c->build;
-		m->app = c->app;
-		m->have_build = true;
-	}
-	c->in.build_account_id = c->build.account_id;
-	c->in.build_app_id = c->build.app_id;
-	c->in.build_state = strcmp(c->build.status, "WHITELISTED") == 0 ? CCM_BUILD_WHITELISTED
-	                    : strcmp(c->build.status, "REJECTED") == 0  ? CCM_BUILD_REJECTED
-	                                                                : CCM_BUILD_PENDING;
-	c->in.build_revoked = c->build.revoked;
-	util_unhex(c->build.mrenclave, 64, c->in.build_mrenclave, 32, &n);
-	util_unhex(c->build.mrsigner, 64, c->in.build_mrsigner, 32, &n);
-	c->in.build_isvprodid = (uint16_t)c->build.isvprodid;
-	c->in.app_id = c->app.id;
-	c->in.app_account_id = c->app.account_id;
-	c->in.app_isvprodid = (uint16_t)c->app.isvprodid;
-	c->in.app_min_isvsvn = (uint16_t)c->app.min_isvsvn;
-	c->in.app_allow_debug = c->app.allow_debug;
+	if ((f = api_cert_find(r, m, hex)) == NULL)
+		return false;
+	c->found = f;
+	c->build = &f->build;
+	c->app = &f->app;
+	c->in.build_account_id = c->build->account_id;
+	c->in.build_app_id = c->build->app_id;
+	c->in.build_state = strcmp(c->build->status, "WHITELISTED") == 0 ? CCM_BUILD_WHITELISTED
+	                    : strcmp(c->build->status, "REJECTED") == 0  ? CCM_BUILD_REJECTED
+	                                                                 : CCM_BUILD_PENDING;
+	c->in.build_revoked = c->build->revoked;
+	util_unhex(c->build->mrenclave, 64, c->in.build_mrenclave, 32, &n);
+	util_unhex(c->build->mrsigner, 64, c->in.build_mrsigner, 32, &n);
+	c->in.build_isvprodid = (uint16_t)c->build->isvprodid;
+	c->in.app_id = c->app->id;
+	c->in.app_account_id = c->app->account_id;
+	c->in.app_isvprodid = (uint16_t)c->app->isvprodid;
+	c->in.app_min_isvsvn = (uint16_t)c->app->min_isvsvn;
+	c->in.app_allow_debug = c->app->allow_debug;
 	return true;
 }
 
@@ -287,25 +321,25 @@ static enum ccm_node_state api_cert_node_state(const char *s)
 }
 
 /* Account, node, labels, domains and the request into c->in. */
-static void api_cert_facts(struct req *r, struct api_cert_ctx *c)
+static void api_cert_facts(struct req *r, struct api_cert_ctx *c, struct api_cert_memo *m)
 {
 	json_t *req_dns = json_object_get(r->body, "dns_names");
+	const struct api_cert_found *f = c->found;
 
 	c->in.account_id = r->account.id;
 	c->in.test_only = r->account.test_only;
 	c->in.accepted_tcb = api_cert_tcb_mask(r->account.accepted_tcb);
 	c->in.node_account_id = r->node.account_id;
 	c->in.node_state = api_cert_node_state(r->node.state);
-	c->app_labels = api_app_parse(c->app.labels);
-	c->node_labels = api_app_parse(r->node.labels);
-	c->domains = api_app_parse(c->app.whitelisted_domains);
-	c->dns = req_dns ? json_incref(req_dns) : json_incref(c->domains);
+	if (m->node_labels == NULL)
+		m->node_labels = api_app_parse(r->node.labels);
+	c->dns = req_dns ? json_incref(req_dns) : json_incref(f->domains);
 	c->in.app_labels = c->app_lv;
-	c->in.n_app_labels = api_cert_vec(c->app_labels, c->app_lv, CCM_LABELS_MAX);
+	c->in.n_app_labels = api_cert_vec(f->app_labels, c->app_lv, CCM_LABELS_MAX);
 	c->in.node_labels = c->node_lv;
-	c->in.n_node_labels = api_cert_vec(c->node_labels, c->node_lv, CCM_LABELS_MAX);
+	c->in.n_node_labels = api_cert_vec(m->node_labels, c->node_lv, CCM_LABELS_MAX);
 	c->in.whitelisted_domains = c->dom_v;
-	c->in.n_whitelisted_domains = api_cert_vec(c->domains, c->dom_v, CCM_DOMAINS_MAX);
+	c->in.n_whitelisted_domains = api_cert_vec(f->domains, c->dom_v, CCM_DOMAINS_MAX);
 	c->in.dns_names = c->dns_v;
 	c->in.n_dns_names = api_cert_vec(c->dns, c->dns_v, CCM_DOMAINS_MAX);
 }
@@ -319,12 +353,12 @@ static bool api_cert_prepare(struct req *r, struct api_cert_ctx *c, struct api_c
 
 	memset(p, 0, sizeof(*p));
 	p->account_id = r->account.id;
-	p->app_id = c->app.id;
-	p->build_id = c->build.id;
-	p->subject = c->app.cert_subject[0] ? c->app.cert_subject : NULL;
+	p->app_id = c->app->id;
+	p->build_id = c->build->id;
+	p->subject = c->app->cert_subject[0] ? c->app->cert_subject : NULL;
 	p->dns_names = c->dns_v;
 	p->n_dns_names = c->in.n_dns_names;
-	p->days = (int)c->app.cert_days;
+	p->days = (int)c->app->cert_days;
 	memcpy(p->identity.mrenclave, c->in.mrenclave, 32);
 	memcpy(p->identity.mrsigner, c->in.mrsigner, 32);
 	p->identity.isvprodid = c->in.isvprodid;
@@ -347,9 +381,9 @@ static bool api_cert_decide(struct req *r, struct api_cert_ctx *c, struct api_ce
 
 	if (!api_cert_evidence(r, c) || !api_cert_build(r, c, m))
 		return false;
-	api_cert_facts(r, c);
+	api_cert_facts(r, c, m);
 	if (ccm_policy_check(&c->in, &d) != CCM_OK) {
-		snprintf(r->object, sizeof(r->object), "build:%" PRId64, c->build.id);
+		snprintf(r->object, sizeof(r->object), "build:%" PRId64, c->build->id);
 		return server_error(r, 403, "policy_refused", "%s: %s", d.check, d.reason);
 	}
 	return api_cert_prepare(r, c, m);
@@ -385,23 +419,23 @@ static bool api_cert_record(struct req *r, struct api_cert_ctx *c, struct api_ce
 	snprintf(sc.kind, sizeof(sc.kind), "app");
 	snprintf(sc.serial, sizeof(sc.serial), "%s", c->serial);
 	sc.node_id = r->node.id;
-	sc.app_id = c->app.id;
-	sc.build_id = c->build.id;
+	sc.app_id = c->app->id;
+	sc.build_id = c->build->id;
 	sc.created_at = (int64_t)time(NULL);
 	sc.not_after = sc.created_at + (int64_t)days * 86400 + secs;
 	if (store_cert_create(r->d->store, &sc, &err) != CCM_OK ||
-	    store_instance_set(r->d->store, r->node.id, c->app.id, "RUNNING", sc.created_at,
+	    store_instance_set(r->d->store, r->node.id, c->app->id, "RUNNING", sc.created_at,
 	                       &err) != CCM_OK)
 		return server_fail(r, &err);
 	snprintf(r->object, sizeof(r->object), "certificate:%" PRId64, sc.id);
 	snprintf(r->reason, sizeof(r->reason),
 	         "granted: app:%" PRId64 " build:%" PRId64 " node:%" PRId64 " serial %s%s",
-	         c->app.id, c->build.id, r->node.id, sc.serial,
+	         c->app->id, c->build->id, r->node.id, sc.serial,
 	         c->profile.identity.simulated ? " (simulated evidence)" : "");
 	server_reply(r, 200,
 	             json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I}", "certificate", c->pem, "chain",
-	                       m->ca_pem, "app_id", (json_int_t)c->app.id, "build_id",
-	                       (json_int_t)c->build.id, "not_after",
+	                       m->ca_pem, "app_id", (json_int_t)c->app->id, "build_id",
+	                       (json_int_t)c->build->id, "not_after",
 	                       api_user_time(sc.not_after, na), "serial", sc.serial, "id",
 	                       (json_int_t)sc.id));
 	return true;
@@ -430,20 +464,34 @@ void api_cert_issue(struct req *r)
 
 /* ---- batches ----------------------------------------------------------------------- */
 
-/* One item of a batch as a request of its own: the caller's node and
- * account, the item as body, the single route's row (schema, audit
- * action), its own outcome. */
-static void api_cert_item_init(struct req *sub, const struct req *r, const struct route *one,
-                               json_t *item)
+/* What one item of a batch came to, kept between its decision and its
+ * record (the batch's one struct req, some 20 KB, is reused for all). */
+struct api_cert_outcome {
+	int status;
+	json_t *resp;
+	char object[sizeof(((struct req *)0)->object)];
+	char reason[sizeof(((struct req *)0)->reason)];
+};
+
+/* sub as the request of one item: the caller's node and account (copied
+ * once from the batch), the item as body, the single route's row (schema,
+ * audit action) and o's outcome so far (NULL: none). */
+static void api_cert_item_begin(struct req *sub, json_t *item, const struct api_cert_outcome *o)
 {
-	*sub = *r;
-	sub->route = one;
 	sub->body = item;
-	sub->status = 0;
+	sub->status = o ? o->status : 0;
+	sub->resp = o ? o->resp : NULL;
+	snprintf(sub->object, sizeof(sub->object), "%s", o ? o->object : "");
+	snprintf(sub->reason, sizeof(sub->reason), "%s", o ? o->reason : "");
+}
+
+static void api_cert_item_end(struct req *sub, struct api_cert_outcome *o)
+{
+	o->status = sub->status;
+	o->resp = sub->resp;
 	sub->resp = NULL;
-	sub->resp_text = NULL;
-	sub->object[0] = '\0';
-	sub->reason[0] = '\0';
+	memcpy(o->object, sub->object, sizeof(o->object));
+	memcpy(o->reason, sub->reason, sizeof(o->reason));
 }
 
 /* Record and audit one decided and signed item under its own savepoint:
@@ -486,9 +534,8 @@ static void api_cert_sign_one(void *arg, size_t i)
 /* Decide every item in order on the loop (store reads only), then sign
  * the granted ones on the par helpers and the loop together. False: out
  * of memory. */
-static bool api_cert_batch_decide(struct req *r, const struct route *one, json_t *items,
-                                  struct req *sub, struct api_cert_ctx **ctx,
-                                  struct api_cert_memo *m)
+static bool api_cert_batch_decide(struct req *sub, json_t *items, struct api_cert_ctx **ctx,
+                                  struct api_cert_outcome *out, struct api_cert_memo *m)
 {
 	size_t n = json_array_size(items), k = 0;
 	struct api_cert_signing s = {.todo = calloc(n + 1, sizeof(*s.todo)), .m = m};
@@ -496,11 +543,12 @@ static bool api_cert_batch_decide(struct req *r, const struct route *one, json_t
 	if (s.todo == NULL)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		api_cert_item_init(&sub[i], r, one, json_array_get(items, i));
-		if ((ctx[i]->decided = api_cert_decide(&sub[i], ctx[i], m)))
+		api_cert_item_begin(sub, json_array_get(items, i), NULL);
+		if ((ctx[i]->decided = api_cert_decide(sub, ctx[i], m)))
 			s.todo[k++] = ctx[i];
+		api_cert_item_end(sub, &out[i]);
 	}
-	par_for(r->d->par, k, api_cert_sign_one, &s);
+	par_for(sub->d->par, k, api_cert_sign_one, &s);
 	free(s.todo);
 	return true;
 }
@@ -541,15 +589,15 @@ static struct api_cert_ctx **api_cert_batch_check(struct req *r, const struct ro
 }
 
 /* The items' answers as {"results": [{status, body}, ...]}. */
-static void api_cert_results_json(struct req *r, struct req *sub, size_t n)
+static void api_cert_results_json(struct req *r, struct api_cert_outcome *oc, size_t n)
 {
 	json_t *results = json_array();
 
 	for (size_t i = 0; results != NULL && i < n; i++) {
 		json_array_append_new(results,
-		                      json_pack("{s:i,s:o}", "status", sub[i].status, "body",
-		                                sub[i].resp ? sub[i].resp : json_object()));
-		sub[i].resp = NULL;
+		                      json_pack("{s:i,s:o}", "status", oc[i].status, "body",
+		                                oc[i].resp ? oc[i].resp : json_object()));
+		oc[i].resp = NULL;
 	}
 	if (results == NULL)
 		server_error(r, 500, "internal", "out of memory");
@@ -559,25 +607,25 @@ static void api_cert_results_json(struct req *r, struct req *sub, size_t n)
 
 /* The items' answers as frames (api/apiframe.h): the agent hands each
  * body on as is and reads the grant's app and build from the header. */
-static void api_cert_results_frames(struct req *r, struct req *sub, struct api_cert_ctx **ctx,
-                                    size_t n)
+static void api_cert_results_frames(struct req *r, const struct api_cert_outcome *oc,
+                                    struct api_cert_ctx **ctx, size_t n)
 {
 	char **body = calloc(n + 1, sizeof(*body)), *out = NULL;
 	size_t total = 1, k = 0;
 	bool ok = body != NULL;
 
 	for (size_t i = 0; ok && i < n; i++) {
-		body[i] = sub[i].resp ? json_dumps(sub[i].resp, JSON_COMPACT) : strdup("{}");
+		body[i] = oc[i].resp ? json_dumps(oc[i].resp, JSON_COMPACT) : strdup("{}");
 		ok = body[i] != NULL;
 		total += ok ? strlen(body[i]) + APIFRAME_HEADER_MAX + 1 : 0;
 	}
 	if (ok && (out = malloc(total)) != NULL) {
 		for (size_t i = 0; i < n; i++) {
-			bool granted = sub[i].status == 200;
-			struct apiframe f = {.status = sub[i].status,
+			bool granted = oc[i].status == 200;
+			struct apiframe f = {.status = oc[i].status,
 			                     .len = strlen(body[i]),
-			                     .app_id = granted ? ctx[i]->app.id : 0,
-			                     .build_id = granted ? ctx[i]->build.id : 0};
+			                     .app_id = granted ? ctx[i]->app->id : 0,
+			                     .build_id = granted ? ctx[i]->build->id : 0};
 			k += apiframe_header(&f, out + k);
 			memcpy(out + k, body[i], f.len);
 			k += f.len;
@@ -612,34 +660,44 @@ void api_cert_issue_batch(struct req *r)
 	const struct route *one = route_find("POST", "/v1/node/issue");
 	json_t *items = json_object_get(r->body, "requests");
 	size_t n = json_array_size(items);
-	struct req *sub = calloc(n + 1, sizeof(*sub));
+	struct api_cert_outcome *out = calloc(n + 1, sizeof(*out));
+	struct req *sub = malloc(sizeof(*sub));
 	struct api_cert_memo *m = calloc(1, sizeof(*m));
 	struct api_cert_ctx **ctx = NULL;
 	struct ccm_error err;
 
-	if (one == NULL || sub == NULL || m == NULL ||
+	if (sub != NULL) {
+		*sub = *r;
+		sub->route = one;
+		sub->resp_text = NULL;
+	}
+	if (one == NULL || out == NULL || sub == NULL || m == NULL ||
 	    (ctx = api_cert_batch_check(r, one, items)) == NULL ||
-	    !api_cert_batch_decide(r, one, items, sub, ctx, m)) {
+	    !api_cert_batch_decide(sub, items, ctx, out, m)) {
 		server_error(r, 500, "internal", "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!api_cert_item(&sub[i], m, ctx[i], &err)) {
+		api_cert_item_begin(sub, json_array_get(items, i), &out[i]);
+		bool ok = api_cert_item(sub, m, ctx[i], &err);
+		api_cert_item_end(sub, &out[i]);
+		if (!ok) {
 			server_fail(r, &err);
 			goto out;
 		}
 	}
 	snprintf(r->reason, sizeof(r->reason), "%zu requests", n);
 	if (api_cert_wants_frames(r))
-		api_cert_results_frames(r, sub, ctx, n);
+		api_cert_results_frames(r, out, ctx, n);
 	else
-		api_cert_results_json(r, sub, n);
+		api_cert_results_json(r, out, n);
 out:
 	for (size_t i = 0; ctx != NULL && i < n; i++)
 		api_cert_ctx_free(ctx[i]);
-	for (size_t i = 0; sub != NULL && i < n; i++)
-		json_decref(sub[i].resp);
+	for (size_t i = 0; out != NULL && i < n; i++)
+		json_decref(out[i].resp);
 	free(ctx);
+	free(out);
 	free(sub);
 	if (m != NULL)
 		api_cert_memo_clear(m);
