@@ -6,6 +6,10 @@
  * queued at the moment (up to the manager's 64 and 1 MiB), prepare them
  * (report, key binding, the quote signed with the node key), send them as
  * one POST /v1/node/issue/batch and hand each runtime its own answer.
+ * The batch is answered as frames (api/apiframe.h): each runtime gets the
+ * bytes ccmd wrote for it, a grant with its instance handle spliced in,
+ * so no answer is parsed or serialized again here (with one JSON answer
+ * that was the larger part of the agent's work per request).
  * Nothing waits to fill a batch: a lone request goes out at once (as a
  * plain /v1/node/issue), and requests that arrive while a batch is in
  * flight form the next one. A manager without the batch route (404/405)
@@ -171,30 +175,6 @@ static void attest_single(struct mgr_conn *c, struct agent_job *j)
 		attest_answer(j, status, resp);
 }
 
-/* A 200 to a batch: {"results": [{status, body}, ...]}, one per request in
- * order. Bodies stay children of resp until the caller drops it. */
-static void attest_split(struct agent_job **v, size_t n, json_t *resp)
-{
-	json_t *results = json_object_get(resp, "results"), *st;
-	bool ok = json_is_array(results) && json_array_size(results) == n;
-
-	for (size_t i = 0; ok && i < n; i++) {
-		st = json_object_get(json_array_get(results, i), "status");
-		ok = json_is_integer(st) && json_integer_value(st) >= 100 &&
-		     json_integer_value(st) <= 599 &&
-		     json_is_object(json_object_get(json_array_get(results, i), "body"));
-	}
-	for (size_t i = 0; i < n; i++) {
-		json_t *r = json_array_get(results, i);
-		if (ok)
-			attest_answer(v[i], (long)json_integer_value(json_object_get(r, "status")),
-			              json_incref(json_object_get(r, "body")));
-		else
-			local_job_fail(v[i], 502, "manager_error",
-			               "the manager's batch answer does not match the batch");
-	}
-}
-
 /* A framed grant's body with the instance handle added as its last
  * member. The body is an object ccmd serialized itself ("{...}" with
  * members), so the member goes before its closing brace: nothing is
@@ -318,7 +298,11 @@ static void attest_send(struct agent *a, struct mgr_conn *c, struct agent_job **
 	} else if (status == 200 && frames.p != NULL) {
 		attest_split_frames(v, n, &frames);
 	} else if (status == 200) {
-		attest_split(v, n, resp);
+		/* asked for frames (mgr.c): a manager of this version answers them */
+		for (size_t i = 0; i < n; i++)
+			local_job_fail(v[i], 502, "manager_error",
+			               "the manager answered the batch without frames "
+			               "(application/vnd.ccm.frames)");
 	} else if (status == 404 || status == 405) {
 		/* An older manager: one call each, and the batch route again later. */
 		atomic_store(&a->batch_retry, (long long)time(NULL) + ATTEST_RETRY_S);

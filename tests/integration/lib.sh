@@ -249,6 +249,7 @@ node_api() {
 	local args=(-sS -o "$OUT" -w '%{http_code}' --cacert "$DATA/ca.pem" -X "$1")
 	[ -n "${4-}" ] && args+=(--cert "$4" --key "$5")
 	[ -n "${3-}" ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+	[ -n "${NODE_ACCEPT-}" ] && args+=(-H "Accept: $NODE_ACCEPT") # e.g. the agent's frames
 	STATUS=$(curl "${args[@]}" "$URL$2") || fail "curl $1 $2 failed"
 }
 

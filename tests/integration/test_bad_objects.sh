@@ -154,8 +154,30 @@ for got, (st, code, msg) in zip(r, want):
     e = got["body"]["error"]
     assert got["status"] == st and e["code"] == code and msg in e["message"], (got, st, code)
 PYEOF
+# The same batch answered as the agent asks for it: frames (lib/api/apiframe.h),
+# "status length app_id build_id\n" + the same body + "\n" each, nothing after.
+NODE_ACCEPT=application/vnd.ccm.frames node_api POST /v1/node/issue/batch \
+	"{\"requests\":[$junk_item,$tpm_item,7,{\"csr\":\"x\"},$bad_quote]}" "$T/good.crt" "$T/good.key"
+expect_status 200 "batch of five bad items, framed"
+$PY - "$OUT" <<'PYEOF' || fail "batch results as frames"
+import json, re, sys
+b = open(sys.argv[1], "rb").read()
+want = [(400, "invalid_csr"), (400, "invalid_field"), (400, "not_an_object"),
+        (400, "missing_field"), (403, "policy_refused")]
+off = 0
+for st, code in want:
+    m = re.compile(rb"(\d{3}) (\d+) (\d+) (\d+)\n").match(b, off)
+    assert m, b[off:off + 80]
+    n = int(m.group(2))
+    body = json.loads(b[m.end():m.end() + n])
+    assert b[m.end() + n:m.end() + n + 1] == b"\n"
+    assert int(m.group(1)) == st and body["error"]["code"] == code, (m.group(0), body)
+    assert m.group(3) == b"0" and m.group(4) == b"0", "nothing granted: app and build 0"
+    off = m.end() + n + 1
+assert off == len(b), "nothing after the last frame"
+PYEOF
 audit_after=$(sqlite3 "$DATA/ccmd.db" "SELECT count(*) FROM audit WHERE action='certificate.issue' AND result='refused'")
-[ "$audit_after" -ge $((audit_before + 5)) ] || fail "batch: one audit entry per refused item ($audit_before -> $audit_after)"
+[ "$audit_after" -ge $((audit_before + 10)) ] || fail "batches: one audit entry per refused item ($audit_before -> $audit_after)"
 # A certificate from another CA is no node certificate.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/self.key" \
 	-subj /CN=self -addext "subjectAltName=URI:spiffe://ccm/account/$acc/node/1" \
