@@ -328,7 +328,7 @@ const struct route route_table[] = {
          ROUTE_NOAUDIT | ROUTE_BATCH, body_node_issue_batch, 1024 * 1024, NULL,
          "certificate.issue_batch",
          "several issue requests in one call, each checked, audited and answered as its own "
-         "(mTLS)"},
+         "(mTLS); {\"results\"} JSON, or frames with Accept: application/vnd.ccm.frames"},
         {"GET", "/v1/node/apps/{app}/config", api_nodechan_app_config, ACCESS_NODE, 0, NULL, 0,
          NULL, NULL, "an app's non-secret config, for runtimes (mTLS; the node's account only)"},
         {NULL, NULL, NULL, ACCESS_PUBLIC, 0, NULL, 0, NULL, NULL, NULL},
