@@ -17,6 +17,13 @@ void apijson_limits_default(struct apijson_limits *l)
 	l->max_nodes = 4096;
 }
 
+void apijson_limits_fit(struct apijson_limits *l, const struct apijson_field *fields)
+{
+	for (const struct apijson_field *f = fields; f && f->name; f++)
+		if (f->type == APIJSON_STRING && (size_t)f->max > l->max_string)
+			l->max_string = (size_t)f->max;
+}
+
 const char *apijson_status_code(enum apijson_status st)
 {
 	static const char *const names[] = {

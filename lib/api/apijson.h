@@ -71,6 +71,10 @@ bool apijson_parse(const char *buf, size_t len, const struct apijson_limits *lim
 
 /* Check an object against a NULL-name-terminated field table. */
 bool apijson_check(json_t *obj, const struct apijson_field *fields, struct apijson_result *r);
+/* Raise l's string cap to the longest string the fields declare (a CSR
+ * field of 16 KiB over the 4 KiB default), so the first gate does not
+ * refuse what the field table allows. */
+void apijson_limits_fit(struct apijson_limits *l, const struct apijson_field *fields);
 
 /* OpenAPI 3 schema object for a field table (new reference). */
 json_t *apijson_schema(const struct apijson_field *fields);

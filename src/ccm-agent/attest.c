@@ -16,6 +16,7 @@
  * gets one /v1/node/issue per request and is asked again a few minutes
  * later. See docs/internals/agent.md.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -339,7 +340,7 @@ static void attest_run(struct agent *a, struct mgr_conn *c, struct agent_job **v
 {
 	struct agent_job *ok[AGENT_BATCH_MAX], *bad[AGENT_BATCH_MAX];
 	struct ccm_error err = {.msg = "the node certificate is not loaded"};
-	size_t nok = 0, nbad = 0, start = 0, bytes = ATTEST_WRAP;
+	size_t nok = 0, nbad = 0, start = 0, bytes = ATTEST_WRAP, calls = 1;
 	X509 *cert = NULL;
 
 	pthread_rwlock_rdlock(&a->cert_rw); /* quotes and connection: one certificate */
@@ -361,11 +362,17 @@ static void attest_run(struct agent *a, struct mgr_conn *c, struct agent_job **v
 			attest_done(a, ok + start, i - start);
 			start = i;
 			bytes = ATTEST_WRAP;
+			calls += i < nok;
 		}
 		if (i < nok)
 			bytes += ok[i]->item_len + 1;
 	}
 	pthread_rwlock_unlock(&a->cert_rw);
+	if (calls > 1) { /* rare: requests near the local API's 64 KiB cap */
+		char detail[96];
+		snprintf(detail, sizeof(detail), "%zu requests in %zu calls", nok, calls);
+		agent_log("info", "attest batch split at the manager's 1 MiB cap", detail);
+	}
 }
 
 /* Every queued request, up to a batch; 0 when stopping with none left. */

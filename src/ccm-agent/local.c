@@ -146,6 +146,7 @@ static json_t *read_body(struct evhttp_request *req, const struct apijson_field 
 	json_t *obj = NULL;
 
 	apijson_limits_default(&lim);
+	apijson_limits_fit(&lim, fields); /* the CSR's 16 KiB */
 	if (!apijson_parse((const char *)evbuffer_pullup(in, -1), len, &lim, &obj, r))
 		return NULL;
 	if (!apijson_check(obj, fields, r)) {

@@ -334,13 +334,11 @@ static void server_route_limits(const struct route *rt, const struct apijson_lim
 	*out = *def;
 	if ((rt->flags & ROUTE_BATCH) && out->max_nodes < 16384)
 		out->max_nodes = 16384; /* 64 issue requests, each with up to 64 names */
-	for (const struct apijson_field *f = rt->body; f && f->name; f++) {
-		if (f->type == APIJSON_STRING && (size_t)f->max > out->max_string)
-			out->max_string = (size_t)f->max;
+	apijson_limits_fit(out, rt->body);
+	for (const struct apijson_field *f = rt->body; f && f->name; f++)
 		if ((f->type == APIJSON_OBJECT || f->type == APIJSON_ARRAY) &&
 		    out->max_string < 96 * 1024)
 			out->max_string = 96 * 1024;
-	}
 }
 
 static bool server_body_ok(struct req *r)

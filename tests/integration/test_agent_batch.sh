@@ -8,7 +8,10 @@
 # verify refused by the manager inside a batch, a malformed CSR and a
 # report binding another key refused by the agent); ccmd audited one
 # certificate.issue entry per request that reached it, with its result,
-# and none for those the agent refused.
+# and none for those the agent refused. Last, requests near the local
+# API's 64 KiB cap pile up while ccmd is paused: the agent splits what it
+# takes at the manager's 1 MiB cap, and every client gets ccmd's own
+# answer (no 413 for a batch over the cap).
 . "$(dirname "$0")/lib.sh"
 
 ccmd_start
@@ -157,4 +160,60 @@ for s in serials:
 assert sum("domains" in e["reason"] for e in refused) == 9, [e["reason"] for e in refused]
 assert sum("self-signature" in e["reason"] for e in refused) == 6, [e["reason"] for e in refused]
 PY
+# The 1 MiB split. 60 requests of ~24 KiB (a 15 KiB CSR, 64 names of 119
+# bytes, not whitelisted: refused by ccmd, item by item; the local API's
+# caps are 16 KiB and 128 bytes); ccmd is stopped while they arrive, so
+# all but the first few wait in the agent's queue together.
+kill -STOP "$CCMD_PID"
+"$PY" - "$APORT" "$T" "$CCM_BIN/ccm" "$CCMD_PID" <<'PY' || { kill -CONT "$CCMD_PID"; fail "split clients"; }
+import base64, http.client, json, os, signal, subprocess, sys, threading, time
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+port, tmp, ccm, ccmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+names = [("n%02d" % i) + ("." + "a" * 57) * 2 for i in range(64)]
+pad = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"p" * 11000)
+bodies = []
+for i in range(60):
+    k = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "s%d" % i)]))
+           .add_extension(pad, critical=False)
+           .sign(k, hashes.SHA256()))
+    path = "%s/s%d.pem" % (tmp, i)
+    with open(path, "wb") as f:
+        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()))
+    subprocess.run([ccm, "attest", "report", "--sigstruct", tmp + "/good.sig", "--key", path,
+                    "-o", path + ".rep"], check=True)
+    bodies.append(json.dumps({"report": base64.b64encode(open(path + ".rep", "rb").read()).decode(),
+                              "csr": csr.public_bytes(serialization.Encoding.PEM).decode(),
+                              "dns_names": names}))
+assert 22 * 1024 < len(bodies[0]) < 64 * 1024, len(bodies[0])
+answers, errors = [], []
+def client(b):
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", "/v1/attest", b, {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        answers.append((r.status, json.loads(r.read())))
+    except Exception as e:  # noqa: BLE001 - reported below
+        errors.append(repr(e))
+ts = [threading.Thread(target=client, args=(b,)) for b in bodies]
+for t in ts:
+    t.start()
+time.sleep(2)
+os.kill(ccmd, signal.SIGCONT)
+for t in ts:
+    t.join()
+assert not errors, errors[:3]
+assert len(answers) == 60
+for st, a in answers:  # ccmd's own refusal of the item, never the batch's 413
+    e = a.get("error", {})
+    assert st == 403 and e.get("code") == "policy_refused", (st, a)
+PY
+grep -q 'attest batch split at the manager' "$T/agent.log" || fail "no batch was split at 1 MiB"
+grep 'attest batch split' "$T/agent.log" | head -3 >&2
 echo ok

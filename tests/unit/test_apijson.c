@@ -158,12 +158,34 @@ static void test_capbuf(void **state)
 	assert_null(b.p);
 }
 
+/* The string cap follows the longest string field; other types and
+ * shorter strings leave the default. */
+static void test_limits_fit(void **state)
+{
+	static const struct apijson_field csr[] = {
+	        {"csr", APIJSON_STRING, true, 64, 16384, NULL},
+	        {"names", APIJSON_STRINGS, false, 0, 99999, NULL},
+	        {NULL, APIJSON_STRING, false, 0, 0, NULL},
+	};
+	struct apijson_limits l;
+
+	(void)state;
+	apijson_limits_default(&l);
+	apijson_limits_fit(&l, fields);
+	assert_int_equal(l.max_string, 4096);
+	apijson_limits_fit(&l, csr);
+	assert_int_equal(l.max_string, 16384);
+	apijson_limits_fit(&l, NULL);
+	assert_int_equal(l.max_string, 16384);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_depth),     cmocka_unit_test(test_sizes),
-	        cmocka_unit_test(test_malformed), cmocka_unit_test(test_check),
-	        cmocka_unit_test(test_schema),    cmocka_unit_test(test_capbuf),
+	        cmocka_unit_test(test_depth),      cmocka_unit_test(test_sizes),
+	        cmocka_unit_test(test_malformed),  cmocka_unit_test(test_check),
+	        cmocka_unit_test(test_schema),     cmocka_unit_test(test_capbuf),
+	        cmocka_unit_test(test_limits_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
