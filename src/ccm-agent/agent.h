@@ -50,6 +50,7 @@ struct agent_config {
 	bool once;          /* enroll, one heartbeat, exit (for scripts and tests) */
 	int keepalive_s;    /* runtimes report this often; 3 missed = STOPPED */
 	int renew_before_s; /* --renew-before; 0: the manager's renew_before_s */
+	bool batch_json;    /* --batch-answers json: ask for one JSON document */
 };
 
 /* One runtime on this node, as it last reported itself (instance.c). */
@@ -94,7 +95,7 @@ struct agent {
 	json_t *sysinfo;
 	struct event_base *base;
 	struct evhttp *http;
-	volatile int stopping;
+	atomic_int stopping; /* read by every thread, set once on the way out */
 	/* worker pool */
 	pthread_t workers[AGENT_WORKERS];
 	pthread_cond_t cond;

@@ -9,7 +9,9 @@
  * The batch is answered as frames (api/apiframe.h): each runtime gets the
  * bytes ccmd wrote for it, a grant with its instance handle spliced in,
  * so no answer is parsed or serialized again here (with one JSON answer
- * that was the larger part of the agent's work per request).
+ * that was the larger part of the agent's work per request). A JSON
+ * answer (--batch-answers json, or a manager without frames) is parsed
+ * and split as before.
  * Nothing waits to fill a batch: a lone request goes out at once (as a
  * plain /v1/node/issue), and requests that arrive while a batch is in
  * flight form the next one. A manager without the batch route (404/405)
@@ -176,41 +178,75 @@ static void attest_single(struct mgr_conn *c, struct agent_job *j)
 		attest_answer(j, status, resp);
 }
 
-/* A framed grant's body with the instance handle added as its last
- * member. The body is an object ccmd serialized itself ("{...}" with
- * members), so the member goes before its closing brace: nothing is
- * parsed, and anything else is refused rather than passed on. */
+/* A 200 to a batch in JSON (--batch-answers json): {"results": [{status,
+ * body}, ...]}, one per request in order. Bodies stay children of resp
+ * until the caller drops it. */
+static void attest_split_json(struct agent_job **v, size_t n, json_t *resp)
+{
+	json_t *results = json_object_get(resp, "results"), *st;
+	bool ok = json_is_array(results) && json_array_size(results) == n;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		st = json_object_get(json_array_get(results, i), "status");
+		ok = json_is_integer(st) && json_integer_value(st) >= 100 &&
+		     json_integer_value(st) <= 599 &&
+		     json_is_object(json_object_get(json_array_get(results, i), "body"));
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *r = json_array_get(results, i);
+		if (ok)
+			attest_answer(v[i], (long)json_integer_value(json_object_get(r, "status")),
+			              json_incref(json_object_get(r, "body")));
+		else
+			local_job_fail(v[i], 502, "manager_error",
+			               "the manager's batch answer does not match the batch");
+	}
+}
+
+/* A framed grant's body (an object with members, checked by the caller)
+ * with the instance handle added as its last member, before the closing
+ * brace: nothing is parsed. Without a handle (no randomness, say) the
+ * grant goes as it came, as instance_grant leaves a JSON one. */
 static char *attest_splice(struct agent *a, const struct apiframe *f, size_t *len)
 {
 	static const char key[] = ",\"instance\":";
 	json_t *inst = instance_new(a, f->app_id, f->build_id);
-	char *is = inst ? json_dumps(inst, JSON_COMPACT) : NULL, *out = NULL;
+	char *is = inst ? json_dumps(inst, JSON_COMPACT) : NULL, *out;
 	size_t il = is ? strlen(is) : 0, k = f->len - 1;
 
-	if (is != NULL && f->len > 2 && f->body[0] == '{' && f->body[k] == '}' &&
-	    (out = malloc(k + sizeof(key) + il + 1)) != NULL) {
-		memcpy(out, f->body, k);
+	if ((out = malloc(f->len + sizeof(key) + il + 1)) == NULL)
+		goto done;
+	memcpy(out, f->body, f->len);
+	*len = f->len;
+	if (is != NULL) {
 		memcpy(out + k, key, sizeof(key) - 1);
 		k += sizeof(key) - 1;
 		memcpy(out + k, is, il);
 		k += il;
 		out[k++] = '}';
-		out[k] = '\0';
 		*len = k;
 	}
+	out[*len] = '\0';
+done:
 	json_decref(inst);
 	free(is);
 	return out;
 }
 
 /* One framed answer for its request: the body as ccmd wrote it, a
- * grant's with its instance handle. */
+ * grant's with its instance handle. A body must look like the object
+ * ccmd writes ("{...}"); the runtime parses it. */
 static void attest_frame_answer(struct agent_job *j, const struct apiframe *f)
 {
 	bool grant = (f->status == 200 || f->status == 201) && f->app_id > 0 && f->build_id > 0;
 
+	if (f->len < 2 || f->body[0] != '{' || f->body[f->len - 1] != '}') {
+		local_job_fail(j, 502, "manager_error",
+		               "the manager's answer for this request is not a JSON object");
+		return;
+	}
 	j->status = f->status;
-	if (grant)
+	if (grant && f->len > 2)
 		j->reply_text = attest_splice(j->a, f, &j->reply_len);
 	else if ((j->reply_text = malloc(f->len + 1)) != NULL) {
 		memcpy(j->reply_text, f->body, f->len);
@@ -218,9 +254,7 @@ static void attest_frame_answer(struct agent_job *j, const struct apiframe *f)
 		j->reply_len = f->len;
 	}
 	if (j->reply_text == NULL)
-		local_job_fail(j, 502, "manager_error",
-		               grant ? "the manager's grant is not a JSON object"
-		                     : "out of memory");
+		local_job_fail(j, 500, "internal", "out of memory");
 }
 
 /* A 200 to a batch as frames: exactly one per request, in order. */
@@ -232,8 +266,13 @@ static void attest_split_frames(struct agent_job **v, size_t n, const struct uti
 	bool ok = n <= AGENT_BATCH_MAX;
 	char why[160];
 
-	for (size_t i = 0; ok && i < n; i++)
-		ok = apiframe_next(b->p, b->n, &off, ATTEST_ITEM_MAX, &f[i], &msg);
+	for (size_t i = 0; ok && i < n; i++) {
+		if (off == b->n) {
+			ok = false;
+			msg = "fewer answers than requests";
+		} else
+			ok = apiframe_next(b->p, b->n, &off, ATTEST_ITEM_MAX, &f[i], &msg);
+	}
 	if (ok && off != b->n) {
 		ok = false;
 		msg = "more answers than requests";
@@ -299,11 +338,8 @@ static void attest_send(struct agent *a, struct mgr_conn *c, struct agent_job **
 	} else if (status == 200 && frames.p != NULL) {
 		attest_split_frames(v, n, &frames);
 	} else if (status == 200) {
-		/* asked for frames (mgr.c): a manager of this version answers them */
-		for (size_t i = 0; i < n; i++)
-			local_job_fail(v[i], 502, "manager_error",
-			               "the manager answered the batch without frames "
-			               "(application/vnd.ccm.frames)");
+		/* --batch-answers json, or a manager that has no frames */
+		attest_split_json(v, n, resp);
 	} else if (status == 404 || status == 405) {
 		/* An older manager: one call each, and the batch route again later. */
 		atomic_store(&a->batch_retry, (long long)time(NULL) + ATTEST_RETRY_S);

@@ -41,7 +41,8 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: ccm-agent --manager URL --cacert FILE --data DIR [--join-token TOKEN]\n"
 	        "                 [--listen ADDR:PORT] [--name NAME] [--label k=v ...]\n"
-	        "                 [--keepalive SECONDS] [--renew-before SECONDS] [--once]\n\n"
+	        "                 [--keepalive SECONDS] [--renew-before SECONDS]\n"
+	        "                 [--batch-answers frames|json] [--once]\n\n"
 	        "The ccm node agent: enrolls this node with the manager (join token on first\n"
 	        "start only), keeps its identity in DIR, sends heartbeats, and serves the local\n"
 	        "attestation API to runtimes on this node (default 127.0.0.1:9092).\n\n"
@@ -57,6 +58,9 @@ static void usage(FILE *f)
 	        "  --renew-before S    renew the node certificate when less than S seconds of\n"
 	        "                      it are left (default: what the manager says, a third\n"
 	        "                      of its validity)\n"
+	        "  --batch-answers F   how the manager answers attest batches: frames (default;\n"
+	        "                      each runtime's answer passed on unparsed) or json (one\n"
+	        "                      document, parsed and split here: to read the traffic)\n"
 	        "  --once              enroll if needed, send one heartbeat, exit\n");
 }
 
@@ -88,6 +92,7 @@ static int parse_args(struct agent_config *c, int argc, char **argv)
 	                                     {"once", no_argument, NULL, 'o'},
 	                                     {"keepalive", required_argument, NULL, 'k'},
 	                                     {"renew-before", required_argument, NULL, 'r'},
+	                                     {"batch-answers", required_argument, NULL, 'b'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {0}};
 	struct ccm_error err;
@@ -135,6 +140,16 @@ static int parse_args(struct agent_config *c, int argc, char **argv)
 				return 2;
 			}
 			c->renew_before_s = (int)v;
+			break;
+		case 'b':
+			if (strcmp(optarg, "frames") != 0 && strcmp(optarg, "json") != 0) {
+				fprintf(stderr,
+				        "ccm-agent: --batch-answers: frames or json, got "
+				        "'%s'\n",
+				        optarg);
+				return 2;
+			}
+			c->batch_json = strcmp(optarg, "json") == 0;
 			break;
 		case 'l':
 			if (parse_listen(c, optarg) != 0)
@@ -255,9 +270,10 @@ int main(int argc, char **argv)
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	/* A batch's request and answer (a few hundred KiB) are reused from
-	 * the batcher threads' heaps: with glibc's defaults each was mapped
-	 * or trimmed back per batch, and every trim flushes the TLB. */
+	/* A batch's request and answer (a few hundred KiB, at most 1 and 8
+	 * MiB) are reused from the batcher threads' heaps: with glibc's
+	 * defaults each was mapped or trimmed back per batch, and every trim
+	 * flushes the TLB. */
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 	if ((rc = parse_args(&agent.cfg, argc, argv)) != 0)

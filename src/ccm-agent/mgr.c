@@ -46,8 +46,11 @@ struct mgr_conn *mgr_conn_new(struct agent *a)
 	c->hdr = curl_slist_append(NULL, "Content-Type: application/json");
 	/* Issue batches may be answered as frames (api/apiframe.h); every
 	 * other route answers JSON whatever this says. */
-	if (c->hdr != NULL)
-		curl_slist_append(c->hdr, "Accept: application/json, " APIFRAME_CT);
+	if (c->hdr != NULL && !a->cfg.batch_json &&
+	    curl_slist_append(c->hdr, "Accept: application/json, " APIFRAME_CT) == NULL) {
+		mgr_conn_free(c);
+		return NULL;
+	}
 	util_key_pem(a->key, &c->key_pem, &c->key_len, NULL);
 	if (c->curl == NULL || c->key_pem == NULL || c->hdr == NULL) {
 		mgr_conn_free(c);

@@ -111,8 +111,14 @@ static ccm_code api_cert_memo_ca(struct req *r, struct api_cert_memo *m, struct 
 	/* Its extensions cached now, so par helpers signing with it only read. */
 	if (rc == CCM_OK)
 		X509_check_purpose(m->ca, -1, 0);
-	if (rc != CCM_OK)
-		api_cert_memo_clear(m);
+	if (rc != CCM_OK) { /* the CA only: items may point into the rest */
+		X509_free(m->ca);
+		EVP_PKEY_free(m->key);
+		free(m->ca_pem);
+		m->ca = NULL;
+		m->key = NULL;
+		m->ca_pem = NULL;
+	}
 	return rc;
 }
 
@@ -607,15 +613,31 @@ static void api_cert_results_json(struct req *r, struct api_cert_outcome *oc, si
 
 /* The items' answers as frames (api/apiframe.h): the agent hands each
  * body on as is and reads the grant's app and build from the header. */
+struct api_cert_dumping {
+	const struct api_cert_outcome *oc;
+	char **body;
+};
+
+/* Pure: each body is a tree of its own (jansson keeps no shared state
+ * while serializing), so they are written on the par helpers too. */
+static void api_cert_dump_one(void *arg, size_t i)
+{
+	struct api_cert_dumping *d = arg;
+
+	d->body[i] = d->oc[i].resp ? json_dumps(d->oc[i].resp, JSON_COMPACT) : strdup("{}");
+}
+
 static void api_cert_results_frames(struct req *r, const struct api_cert_outcome *oc,
                                     struct api_cert_ctx **ctx, size_t n)
 {
 	char **body = calloc(n + 1, sizeof(*body)), *out = NULL;
+	struct api_cert_dumping d = {.oc = oc, .body = body};
 	size_t total = 1, k = 0;
 	bool ok = body != NULL;
 
+	if (ok)
+		par_for(r->d->par, n, api_cert_dump_one, &d);
 	for (size_t i = 0; ok && i < n; i++) {
-		body[i] = oc[i].resp ? json_dumps(oc[i].resp, JSON_COMPACT) : strdup("{}");
 		ok = body[i] != NULL;
 		total += ok ? strlen(body[i]) + APIFRAME_HEADER_MAX + 1 : 0;
 	}

@@ -352,12 +352,13 @@ int main(int argc, char **argv)
 	if ((status = main_parse(argc, argv, &d.cfg)) != 0)
 		return status;
 	umask(077); /* the store, WAL and key files are for ccmd alone */
-	/* Argon2's large blocks (MiBs) go straight back to the kernel after
-	 * each password check instead of staying in the heap (idle RSS);
-	 * an issue batch's buffers (up to 1 MiB) are reused from the heap
-	 * rather than mapped, faulted in and unmapped per batch. */
-	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
+	/* Argon2's large blocks (19 MiB by default) go straight back to the
+	 * kernel after each password check instead of staying in the heap
+	 * (idle RSS); an issue batch's buffers (a body of up to 1 MiB, its
+	 * answer) are reused from the heap rather than mapped, faulted in
+	 * and unmapped per batch. */
+	mallopt(M_MMAP_THRESHOLD, 2 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 	/* A peer gone mid-reply must not kill the server (TLS writes use write()). */
 	signal(SIGPIPE, SIG_IGN);
 	apijson_limits_default(&d.json_limits);

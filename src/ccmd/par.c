@@ -1,13 +1,17 @@
 /*
  * DESIGN: ccmd answers from one event-loop thread, which keeps handlers
  * and the store single-threaded. The one place that is worth a second
- * core is the crypto of a batch of issue requests: two ECDSA verifications
- * per item that read nothing but the item and the caller's certificate.
+ * core is the CPU-bound part of a batch of issue requests: per item two
+ * ECDSA verifications (reading the item and the caller's certificate),
+ * then the certificate's construction and signature (reading the item
+ * and the account CA and key the batch holds), then its answer's JSON.
  * par_for hands those out to a few helper threads and works on them
  * itself, so with one CPU (or no helpers) they simply run inline, and it
  * returns only when every item is done and every helper has let go of the
- * job, which lives on the caller's stack. Functions run here must not
- * touch the store, ccmd state or any libevent object.
+ * job, which lives on the caller's stack. The loop is inside par_for the
+ * whole time, so what a job reads cannot change under it; functions run
+ * here must still not write the store, ccmd state or any libevent object,
+ * nor read what another item writes.
  */
 #include <pthread.h>
 #include <stdatomic.h>

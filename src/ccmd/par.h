@@ -1,6 +1,7 @@
 /*
  * DESIGN: a fork-join pool for the pure, CPU-bound part of a request: the
- * signature checks of a batch's items (see par.c).
+ * signature checks, certificate signatures and answers of a batch's items
+ * (see par.c).
  */
 #ifndef CCMD_PAR_H
 #define CCMD_PAR_H

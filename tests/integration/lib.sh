@@ -67,11 +67,13 @@ cleanup() {
 		kill "$CCMD_PID" 2>/dev/null || true
 		wait "$CCMD_PID" 2>/dev/null || true
 	fi
-	# Under ASan/UBSan, a report from any ccmd run fails the test.
-	if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T/ccmd.log" >&2 2>/dev/null; then
-		echo "FAIL: sanitizer report in the ccmd log" >&2
-		rc=1
-	fi
+	# Under ASan/UBSan, a report from any ccmd or agent run fails the test.
+	for log in ccmd agent; do
+		if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T/$log.log" >&2 2>/dev/null; then
+			echo "FAIL: sanitizer report in the $log log" >&2
+			rc=1
+		fi
+	done
 	rm -rf "$T"
 	exit $rc
 }

@@ -7,6 +7,9 @@
 # must carry the same certificate, or ccmd refuses the whole round ("signed
 # for another node certificate"): rounds and renewals exclude each other.
 # Checked: several renewals happened during the run, and no request failed.
+# This agent asks for its batch answers as one JSON document
+# (--batch-answers json: parsed and split by the agent; it_agent_batch
+# covers the default, frames).
 . "$(dirname "$0")/lib.sh"
 
 ccmd_start --node-interval 1 --node-cert-days 1
@@ -21,7 +24,7 @@ build_whitelisted good 1 1
 api POST "$A/join-tokens" '{"name":"agent"}'
 jt=$(jget "$OUT" token)
 APORT=$(free_port)
-agent_run "$jt" --renew-before 90000
+agent_run "$jt" --renew-before 90000 --batch-answers json
 
 renewals() { grep -c '"path":"/v1/node/renew","status":200' "$T/ccmd.log" || true; }
 before=$(renewals)
@@ -34,4 +37,6 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["errors"] == 0 and r["issues_per_s"] > 0, r
 PYEOF
-echo "ok ($((after - before)) renewals, $(jget "$T/bench.json" issues_per_s) issues/s, 0 errors)"
+batches=$(grep -c '"path":"/v1/node/issue/batch","status":200' "$T/ccmd.log" || true)
+[ "$batches" -ge 1 ] || fail "no batch answered in JSON reached the agent"
+echo "ok ($batches batches in JSON, $((after - before)) renewals, $(jget "$T/bench.json" issues_per_s) issues/s, 0 errors)"

@@ -150,4 +150,6 @@ usage_rc "--check-threads: 0 to 7, got '8'" "$CCM_BIN/ccmd" --data "$DATA" --che
 usage_rc "--check-threads: 0 to 7, got 'x'" "$CCM_BIN/ccmd" --data "$DATA" --check-threads x
 usage_rc "--renew-before: 60 seconds to 10 years" "$CCM_BIN/ccm-agent" --manager https://127.0.0.1:1 \
 	--cacert "$DATA/ca.pem" --data "$T/ag" --renew-before 59
+usage_rc "--batch-answers: frames or json, got 'xml'" "$CCM_BIN/ccm-agent" --manager https://127.0.0.1:1 \
+	--cacert "$DATA/ca.pem" --data "$T/ag" --batch-answers xml
 echo "ok"
