@@ -89,7 +89,7 @@ struct agent {
 	char *chain_pem; /* account CA chain */
 	char node_id[64];
 	bool test_only;
-	bool enrolled;
+	atomic_bool enrolled; /* set by the manager thread, read by batchers and workers */
 	int interval_s;     /* heartbeat interval given by the manager */
 	int renew_before_s; /* renew when the certificate expires sooner */
 	json_t *sysinfo;
