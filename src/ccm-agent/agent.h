@@ -90,8 +90,8 @@ struct agent {
 	char node_id[64];
 	bool test_only;
 	atomic_bool enrolled; /* set by the manager thread, read by batchers and workers */
-	int interval_s;     /* heartbeat interval given by the manager */
-	int renew_before_s; /* renew when the certificate expires sooner */
+	int interval_s;       /* heartbeat interval given by the manager */
+	int renew_before_s;   /* renew when the certificate expires sooner */
 	json_t *sysinfo;
 	struct event_base *base;
 	struct evhttp *http;
