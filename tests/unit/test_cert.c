@@ -510,16 +510,43 @@ static void test_crl(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* Serials: 16 bytes (32 hex digits, top bits 01: positive, full length),
+ * time first so that later ones sort after earlier ones, 64 random bits
+ * after it so that two in the same microsecond still differ. */
+static void test_serial(void **state)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	char *pem = csr_pem(k), prev[80] = "", cur[80];
+	struct ccm_cert_node p = {.account_id = 1, .node_id = 2, .node_name = "n", .days = 1};
+	struct ccm_error err;
+	X509_REQ *r;
+	X509 *x;
+	uint8_t h[32];
+
+	(void)state;
+	assert_int_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(ccm_cert_issue_node(ca, ca_key, r, &p, &x, &err), CCM_OK);
+		assert_int_equal(ccm_cert_serial_hex(x, cur, sizeof(cur), &err), CCM_OK);
+		assert_int_equal(strlen(cur), 32);
+		assert_true(cur[0] >= '4' && cur[0] <= '7');
+		assert_true(strcmp(prev, cur) < 0 || strncmp(prev, cur, 16) == 0);
+		assert_string_not_equal(prev, cur);
+		memcpy(prev, cur, sizeof(cur));
+		X509_free(x);
+	}
+	X509_REQ_free(r);
+	free(pem);
+	EVP_PKEY_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_csr),
-	        cmocka_unit_test(test_node),
-	        cmocka_unit_test(test_key_copy),
-	        cmocka_unit_test(test_app),
-	        cmocka_unit_test(test_crl),
-	        cmocka_unit_test(test_csr_key),
-	        cmocka_unit_test(test_csr_key_mutations),
+	        cmocka_unit_test(test_csr),      cmocka_unit_test(test_node),
+	        cmocka_unit_test(test_key_copy), cmocka_unit_test(test_app),
+	        cmocka_unit_test(test_crl),      cmocka_unit_test(test_serial),
+	        cmocka_unit_test(test_csr_key),  cmocka_unit_test(test_csr_key_mutations),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
