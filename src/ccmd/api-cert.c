@@ -40,9 +40,7 @@ struct api_cert_found {
 /* Everything an issuance decision reads, with the storage behind it. */
 struct api_cert_ctx {
 	struct ccm_policy_input in;
-	const struct api_cert_found *found; /* in the memo: */
-	const struct store_build *build;    /* its build */
-	const struct store_app *app;        /* and app */
+	const struct api_cert_found *found; /* the build and app, in the memo */
 	json_t *dns;
 	const char *app_lv[CCM_LABELS_MAX], *node_lv[CCM_LABELS_MAX];
 	const char *dom_v[CCM_DOMAINS_MAX], *dns_v[CCM_DOMAINS_MAX];
@@ -84,11 +82,19 @@ struct api_cert_memo {
 	size_t nfound;
 };
 
-static void api_cert_memo_clear(struct api_cert_memo *m)
+static void api_cert_memo_drop_ca(struct api_cert_memo *m)
 {
 	X509_free(m->ca);
 	EVP_PKEY_free(m->key);
 	free(m->ca_pem);
+	m->ca = NULL;
+	m->key = NULL;
+	m->ca_pem = NULL;
+}
+
+static void api_cert_memo_clear(struct api_cert_memo *m)
+{
+	api_cert_memo_drop_ca(m);
 	json_decref(m->node_labels);
 	for (size_t i = 0; i < m->nfound; i++) {
 		json_decref(m->found[i]->app_labels);
@@ -111,14 +117,8 @@ static ccm_code api_cert_memo_ca(struct req *r, struct api_cert_memo *m, struct 
 	/* Its extensions cached now, so par helpers signing with it only read. */
 	if (rc == CCM_OK)
 		X509_check_purpose(m->ca, -1, 0);
-	if (rc != CCM_OK) { /* the CA only: items may point into the rest */
-		X509_free(m->ca);
-		EVP_PKEY_free(m->key);
-		free(m->ca_pem);
-		m->ca = NULL;
-		m->key = NULL;
-		m->ca_pem = NULL;
-	}
+	if (rc != CCM_OK) /* the CA only: items may point into the rest */
+		api_cert_memo_drop_ca(m);
 	return rc;
 }
 
@@ -296,22 +296,21 @@ static bool api_cert_build(struct req *r, struct api_cert_ctx *c, struct api_cer
 	if ((f = api_cert_find(r, m, hex)) == NULL)
 		return false;
 	c->found = f;
-	c->build = &f->build;
-	c->app = &f->app;
-	c->in.build_account_id = c->build->account_id;
-	c->in.build_app_id = c->build->app_id;
-	c->in.build_state = strcmp(c->build->status, "WHITELISTED") == 0 ? CCM_BUILD_WHITELISTED
-	                    : strcmp(c->build->status, "REJECTED") == 0  ? CCM_BUILD_REJECTED
-	                                                                 : CCM_BUILD_PENDING;
-	c->in.build_revoked = c->build->revoked;
-	util_unhex(c->build->mrenclave, 64, c->in.build_mrenclave, 32, &n);
-	util_unhex(c->build->mrsigner, 64, c->in.build_mrsigner, 32, &n);
-	c->in.build_isvprodid = (uint16_t)c->build->isvprodid;
-	c->in.app_id = c->app->id;
-	c->in.app_account_id = c->app->account_id;
-	c->in.app_isvprodid = (uint16_t)c->app->isvprodid;
-	c->in.app_min_isvsvn = (uint16_t)c->app->min_isvsvn;
-	c->in.app_allow_debug = c->app->allow_debug;
+	c->in.build_account_id = c->found->build.account_id;
+	c->in.build_app_id = c->found->build.app_id;
+	c->in.build_state = strcmp(c->found->build.status, "WHITELISTED") == 0
+	                            ? CCM_BUILD_WHITELISTED
+	                    : strcmp(c->found->build.status, "REJECTED") == 0 ? CCM_BUILD_REJECTED
+	                                                                      : CCM_BUILD_PENDING;
+	c->in.build_revoked = c->found->build.revoked;
+	util_unhex(c->found->build.mrenclave, 64, c->in.build_mrenclave, 32, &n);
+	util_unhex(c->found->build.mrsigner, 64, c->in.build_mrsigner, 32, &n);
+	c->in.build_isvprodid = (uint16_t)c->found->build.isvprodid;
+	c->in.app_id = c->found->app.id;
+	c->in.app_account_id = c->found->app.account_id;
+	c->in.app_isvprodid = (uint16_t)c->found->app.isvprodid;
+	c->in.app_min_isvsvn = (uint16_t)c->found->app.min_isvsvn;
+	c->in.app_allow_debug = c->found->app.allow_debug;
 	return true;
 }
 
@@ -359,12 +358,12 @@ static bool api_cert_prepare(struct req *r, struct api_cert_ctx *c, struct api_c
 
 	memset(p, 0, sizeof(*p));
 	p->account_id = r->account.id;
-	p->app_id = c->app->id;
-	p->build_id = c->build->id;
-	p->subject = c->app->cert_subject[0] ? c->app->cert_subject : NULL;
+	p->app_id = c->found->app.id;
+	p->build_id = c->found->build.id;
+	p->subject = c->found->app.cert_subject[0] ? c->found->app.cert_subject : NULL;
 	p->dns_names = c->dns_v;
 	p->n_dns_names = c->in.n_dns_names;
-	p->days = (int)c->app->cert_days;
+	p->days = (int)c->found->app.cert_days;
 	memcpy(p->identity.mrenclave, c->in.mrenclave, 32);
 	memcpy(p->identity.mrsigner, c->in.mrsigner, 32);
 	p->identity.isvprodid = c->in.isvprodid;
@@ -389,7 +388,7 @@ static bool api_cert_decide(struct req *r, struct api_cert_ctx *c, struct api_ce
 		return false;
 	api_cert_facts(r, c, m);
 	if (ccm_policy_check(&c->in, &d) != CCM_OK) {
-		snprintf(r->object, sizeof(r->object), "build:%" PRId64, c->build->id);
+		snprintf(r->object, sizeof(r->object), "build:%" PRId64, c->found->build.id);
 		return server_error(r, 403, "policy_refused", "%s: %s", d.check, d.reason);
 	}
 	return api_cert_prepare(r, c, m);
@@ -425,23 +424,23 @@ static bool api_cert_record(struct req *r, struct api_cert_ctx *c, struct api_ce
 	snprintf(sc.kind, sizeof(sc.kind), "app");
 	snprintf(sc.serial, sizeof(sc.serial), "%s", c->serial);
 	sc.node_id = r->node.id;
-	sc.app_id = c->app->id;
-	sc.build_id = c->build->id;
+	sc.app_id = c->found->app.id;
+	sc.build_id = c->found->build.id;
 	sc.created_at = (int64_t)time(NULL);
 	sc.not_after = sc.created_at + (int64_t)days * 86400 + secs;
 	if (store_cert_create(r->d->store, &sc, &err) != CCM_OK ||
-	    store_instance_set(r->d->store, r->node.id, c->app->id, "RUNNING", sc.created_at,
+	    store_instance_set(r->d->store, r->node.id, c->found->app.id, "RUNNING", sc.created_at,
 	                       &err) != CCM_OK)
 		return server_fail(r, &err);
 	snprintf(r->object, sizeof(r->object), "certificate:%" PRId64, sc.id);
 	snprintf(r->reason, sizeof(r->reason),
 	         "granted: app:%" PRId64 " build:%" PRId64 " node:%" PRId64 " serial %s%s",
-	         c->app->id, c->build->id, r->node.id, sc.serial,
+	         c->found->app.id, c->found->build.id, r->node.id, sc.serial,
 	         c->profile.identity.simulated ? " (simulated evidence)" : "");
 	server_reply(r, 200,
 	             json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I}", "certificate", c->pem, "chain",
-	                       m->ca_pem, "app_id", (json_int_t)c->app->id, "build_id",
-	                       (json_int_t)c->build->id, "not_after",
+	                       m->ca_pem, "app_id", (json_int_t)c->found->app.id, "build_id",
+	                       (json_int_t)c->found->build.id, "not_after",
 	                       api_user_time(sc.not_after, na), "serial", sc.serial, "id",
 	                       (json_int_t)sc.id));
 	return true;
@@ -646,8 +645,8 @@ static void api_cert_results_frames(struct req *r, const struct api_cert_outcome
 			bool granted = oc[i].status == 200;
 			struct apiframe f = {.status = oc[i].status,
 			                     .len = strlen(body[i]),
-			                     .app_id = granted ? ctx[i]->app->id : 0,
-			                     .build_id = granted ? ctx[i]->build->id : 0};
+			                     .app_id = granted ? ctx[i]->found->app.id : 0,
+			                     .build_id = granted ? ctx[i]->found->build.id : 0};
 			k += apiframe_header(&f, out + k);
 			memcpy(out + k, body[i], f.len);
 			k += f.len;
