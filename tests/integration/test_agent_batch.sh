@@ -33,35 +33,51 @@ jt=$(jget "$OUT" token)
 APORT=$(free_port)
 agent_run "$jt"
 
-# 40 good requests (half asking for one name), 3 for a name not
-# whitelisted, 2 CSRs with a broken signature, 1 malformed CSR, 1 report
-# binding another key; all sent at once, three rounds. Prints the serials
-# granted, one a line.
-"$PY" - "$APORT" "$T" "$CCM_BIN/ccm" >"$T/serials" <<'PY' || fail "batch clients"
-import http.client, json, subprocess, sys, threading
+# What both client scripts below make: a key with its CSR, and the report
+# an enclave of good.sig would present for that key (base64).
+cat >"$T/attest_client.py" <<'PY'
+import base64, subprocess
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-port, tmp, ccm = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-
-def key_csr(i):
+def key_csr(cn, extensions=()):
     k = ec.generate_private_key(ec.SECP256R1())
-    csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "c%d" % i)]))
-           .sign(k, hashes.SHA256()))
-    return k, csr
+    b = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+    for e in extensions:
+        b = b.add_extension(e, critical=False)
+    return k, b.sign(k, hashes.SHA256())
 
-def report(k, i):
-    path = "%s/k%d.pem" % (tmp, i)
+def report(ccm, tmp, k, name):
+    path = "%s/%s.pem" % (tmp, name)
     with open(path, "wb") as f:
         f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()))
     subprocess.run([ccm, "attest", "report", "--sigstruct", tmp + "/good.sig", "--key", path,
                     "-o", path + ".rep"], check=True)
-    import base64
     return base64.b64encode(open(path + ".rep", "rb").read()).decode()
+PY
+
+# 40 good requests (half asking for one name), 3 for a name not
+# whitelisted, 2 CSRs with a broken signature, 1 malformed CSR, 1 report
+# binding another key; all sent at once, three rounds. Prints the serials
+# granted, one a line.
+"$PY" - "$APORT" "$T" "$CCM_BIN/ccm" >"$T/serials" <<'PY' || fail "batch clients"
+import http.client, json, sys, threading
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+port, tmp, ccm = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+sys.path.insert(0, tmp)
+import attest_client
+
+def key_csr(i):
+    return attest_client.key_csr("c%d" % i)
+
+def report(k, i):
+    return attest_client.report(ccm, tmp, k, "k%d" % i)
 
 def pem(csr):
     return csr.public_bytes(serialization.Encoding.PEM).decode()
@@ -166,29 +182,19 @@ PY
 # all but the first few wait in the agent's queue together.
 kill -STOP "$CCMD_PID"
 "$PY" - "$APORT" "$T" "$CCM_BIN/ccm" "$CCMD_PID" <<'PY' || { kill -CONT "$CCMD_PID"; fail "split clients"; }
-import base64, http.client, json, os, signal, subprocess, sys, threading, time
+import http.client, json, os, signal, sys, threading, time
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 port, tmp, ccm, ccmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+sys.path.insert(0, tmp)
+import attest_client
 names = [("n%02d" % i) + ("." + "a" * 57) * 2 for i in range(64)]
 pad = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"p" * 11000)
 bodies = []
 for i in range(60):
-    k = ec.generate_private_key(ec.SECP256R1())
-    csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "s%d" % i)]))
-           .add_extension(pad, critical=False)
-           .sign(k, hashes.SHA256()))
-    path = "%s/s%d.pem" % (tmp, i)
-    with open(path, "wb") as f:
-        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()))
-    subprocess.run([ccm, "attest", "report", "--sigstruct", tmp + "/good.sig", "--key", path,
-                    "-o", path + ".rep"], check=True)
-    bodies.append(json.dumps({"report": base64.b64encode(open(path + ".rep", "rb").read()).decode(),
+    k, csr = attest_client.key_csr("s%d" % i, [pad])
+    bodies.append(json.dumps({"report": attest_client.report(ccm, tmp, k, "s%d" % i),
                               "csr": csr.public_bytes(serialization.Encoding.PEM).decode(),
                               "dns_names": names}))
 assert 22 * 1024 < len(bodies[0]) < 64 * 1024, len(bodies[0])
