@@ -46,6 +46,19 @@ static char *csr_pem(EVP_PKEY *k)
 	return csr_pem_md(k, EVP_PKEY_is_a(k, "ED25519") ? NULL : EVP_sha256());
 }
 
+/* A parsed CSR for k (the node-certificate tests' starting point). */
+static X509_REQ *req_of(EVP_PKEY *k)
+{
+	char *pem = csr_pem(k);
+	struct ccm_error err;
+	X509_REQ *r = NULL;
+	uint8_t h[32];
+
+	assert_int_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
+	free(pem);
+	return r;
+}
+
 static int setup(void **state)
 {
 	struct ccm_error err;
@@ -331,15 +344,12 @@ static bool oid_arcs_small(X509 *x)
 static void test_node(void **state)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	char *pem = csr_pem(k);
 	struct ccm_cert_node p = {.account_id = 4, .node_id = 9, .node_name = "n1", .days = 30};
 	struct ccm_error err;
-	X509_REQ *r;
+	X509_REQ *r = req_of(k);
 	X509 *x;
-	uint8_t h[32];
 
 	(void)state;
-	assert_int_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
 	assert_int_equal(ccm_cert_issue_node(ca, ca_key, r, &p, &x, &err), CCM_OK);
 	assert_int_equal(X509_verify(x, ca_key), 1);
 	assert_true(has_eku(x, NID_client_auth));
@@ -351,7 +361,6 @@ static void test_node(void **state)
 	assert_int_equal(ccm_cert_issue_node(ca, ca_key, r, &p, &y, &err), CCM_E_RANGE);
 	X509_free(x);
 	X509_REQ_free(r);
-	free(pem);
 	EVP_PKEY_free(k);
 }
 
@@ -484,18 +493,16 @@ static void test_app(void **state)
 static void test_crl(void **state)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	char *pem = csr_pem(k), serial[80];
+	char serial[80];
 	struct ccm_cert_node p = {.account_id = 1, .node_id = 2, .node_name = "n", .days = 1};
 	struct ccm_crl_entry e;
 	struct ccm_error err;
 	X509_REVOKED *rev = NULL;
 	X509_CRL *crl;
-	X509_REQ *r;
+	X509_REQ *r = req_of(k);
 	X509 *x;
-	uint8_t h[32];
 
 	(void)state;
-	assert_int_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
 	assert_int_equal(ccm_cert_issue_node(ca, ca_key, r, &p, &x, &err), CCM_OK);
 	assert_int_equal(ccm_cert_serial_hex(x, serial, sizeof(serial), &err), CCM_OK);
 	e.serial_hex = serial;
@@ -506,7 +513,6 @@ static void test_crl(void **state)
 	X509_CRL_free(crl);
 	X509_free(x);
 	X509_REQ_free(r);
-	free(pem);
 	EVP_PKEY_free(k);
 }
 
@@ -516,15 +522,13 @@ static void test_crl(void **state)
 static void test_serial(void **state)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	char *pem = csr_pem(k), prev[80] = "", cur[80];
+	char prev[80] = "", cur[80];
 	struct ccm_cert_node p = {.account_id = 1, .node_id = 2, .node_name = "n", .days = 1};
 	struct ccm_error err;
-	X509_REQ *r;
+	X509_REQ *r = req_of(k);
 	X509 *x;
-	uint8_t h[32];
 
 	(void)state;
-	assert_int_equal(ccm_csr_parse(pem, strlen(pem), &r, h, &err), CCM_OK);
 	for (int i = 0; i < 50; i++) {
 		assert_int_equal(ccm_cert_issue_node(ca, ca_key, r, &p, &x, &err), CCM_OK);
 		assert_int_equal(ccm_cert_serial_hex(x, cur, sizeof(cur), &err), CCM_OK);
@@ -536,7 +540,6 @@ static void test_serial(void **state)
 		X509_free(x);
 	}
 	X509_REQ_free(r);
-	free(pem);
 	EVP_PKEY_free(k);
 }
 
