@@ -6,7 +6,8 @@
 # usage: bench/issue.sh [BUILD_DIR] [CLIENTS] [SECONDS] [--json]
 # CCM_BENCH_KEEP=DIR keeps the ccmd and agent logs there (per-request
 # timings of every batch are in the ccmd log); CCM_BENCH_CCMD_ARGS adds
-# ccmd options (e.g. "--check-threads 0").
+# ccmd options (e.g. "--check-threads 0"). The store and logs go under
+# $TMPDIR (default /tmp): TMPDIR=/dev/shm takes the disk out of a run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build}
@@ -16,7 +17,7 @@ CLIENTS=${2:-64}
 SECS=${3:-10}
 EXTRA=("${@:4}") # e.g. --json, passed to ccm bench issue
 PY=/usr/bin/python3
-W=$(mktemp -d /tmp/ccm-bench-issue.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/ccm-bench-issue.XXXXXX")
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
