@@ -49,10 +49,16 @@ ccm_code sgx_layout_eadd(struct sgx_layout *l, uint64_t offset, uint64_t flags, 
 		return ccm_fail(err, CCM_E_INPUT,
 		                "EADD: offset 0x%llx is not above the previous page 0x%llx",
 		                (unsigned long long)offset, (unsigned long long)l->page);
-	if ((flags & ~(uint64_t)0xff07) != 0 || (type != CCM_SGX_PT_TCS && type != CCM_SGX_PT_REG))
+	if (type != CCM_SGX_PT_TCS && type != CCM_SGX_PT_REG)
 		return ccm_fail(err, CCM_E_INPUT,
 		                "EADD: SECINFO flags 0x%llx at offset 0x%llx are not a TCS or "
-		                "regular page",
+		                "regular page (page type %llu)",
+		                (unsigned long long)flags, (unsigned long long)offset,
+		                (unsigned long long)type);
+	if ((flags & ~(uint64_t)0xff07) != 0)
+		return ccm_fail(err, CCM_E_INPUT,
+		                "EADD: SECINFO flags 0x%llx at offset 0x%llx set bits other than "
+		                "R/W/X and the page type",
 		                (unsigned long long)flags, (unsigned long long)offset);
 	*hashed = type == CCM_SGX_PT_TCS ? CCM_SGX_SECINFO_TCS : flags;
 	l->have_page = true;
@@ -71,7 +77,10 @@ ccm_code sgx_layout_eextend(struct sgx_layout *l, uint64_t offset, struct ccm_er
 	if (offset % CCM_SGX_CHUNK_SIZE != 0)
 		return ccm_fail(err, CCM_E_INPUT, "EEXTEND: offset 0x%llx is not 256-byte aligned",
 		                (unsigned long long)offset);
-	if (!l->have_page || (offset & ~(uint64_t)0xfff) != l->page)
+	if (!l->have_page)
+		return ccm_fail(err, CCM_E_INPUT, "EEXTEND: offset 0x%llx comes before any EADD",
+		                (unsigned long long)offset);
+	if ((offset & ~(uint64_t)0xfff) != l->page)
 		return ccm_fail(err, CCM_E_INPUT,
 		                "EEXTEND: offset 0x%llx is not in the page of the preceding EADD",
 		                (unsigned long long)offset);

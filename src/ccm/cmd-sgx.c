@@ -152,7 +152,7 @@ static const struct option sign_opts[] = {
 struct sign_args {
 	struct ccm_sgx_sigfields f;
 	const char *key, *sgxs, *out;
-	int have_hash, have_date, debug, json;
+	int have_hash, have_date, debug, kss, json;
 };
 
 /* A u32 given in hex, with or without 0x. */
@@ -226,8 +226,10 @@ static int sign_option(struct sign_args *a, int c, const char *val)
 	case O_ATTRMASK:
 		return cli_hex("--attributemask", val, a->f.attributemask, 16);
 	case O_FAMILY:
+		a->kss = 1;
 		return cli_hex("--isvfamilyid", val, a->f.isvfamilyid, 16);
 	case O_EXTPROD:
+		a->kss = 1;
 		return cli_hex("--isvextprodid", val, a->f.isvextprodid, 16);
 	case O_PRODID:
 		rc = u32_opt("--isvprodid", val, 0xffff, &v);
@@ -283,6 +285,24 @@ static void sign_report(const struct sign_args *a, const uint8_t *sig)
 	       mrs);
 }
 
+/* Applied after every field option, as sgxs-sign does. --debug sets DEBUG
+ * and takes it out of the mask, so the signature allows a debug launch
+ * whatever --attributemask said. ISVFAMILYID and ISVEXTPRODID belong to
+ * Key Separation and Sharing, so giving either makes KSS required (set and
+ * masked), like sgxs-sign's --isvextprodid: a host without KSS then refuses
+ * the enclave instead of running it without the identity it was signed for. */
+static void sign_flags(struct sign_args *a)
+{
+	if (a->debug) {
+		a->f.attributes[0] |= CCM_SGX_FLAG_DEBUG;
+		a->f.attributemask[0] &= (uint8_t)~CCM_SGX_FLAG_DEBUG;
+	}
+	if (a->kss) {
+		a->f.attributes[0] |= CCM_SGX_FLAG_KSS;
+		a->f.attributemask[0] |= CCM_SGX_FLAG_KSS;
+	}
+}
+
 static int cmd_sgx_sign(int argc, char **argv)
 {
 	uint8_t sig[CCM_SGX_SIGSTRUCT_SIZE];
@@ -308,8 +328,7 @@ static int cmd_sgx_sign(int argc, char **argv)
 		return rc;
 	if (!a.have_date)
 		a.f.date = ccm_sgx_date_today();
-	if (a.debug)
-		a.f.attributes[0] |= CCM_SGX_FLAG_DEBUG;
+	sign_flags(&a);
 	if (ccm_sgx_key_load(a.key, &key, &err) != CCM_OK)
 		return cli_fail(&err);
 	rc = ccm_sgx_sign(&a.f, key, sig, &err) != CCM_OK ||
@@ -468,9 +487,9 @@ const struct cmd_entry cmd_sgx_entries[] = {
          "  --attributemask HEX32  (default fdffffffffffffff1bffffffffffffff)\n"
          "  --isvprodid N          0-65535 (default 0)\n"
          "  --isvsvn N             0-65535 (default 0)\n"
-         "  --isvfamilyid HEX32    16 bytes (default zero)\n"
-         "  --isvextprodid HEX32   16 bytes (default zero)\n"
-         "  --debug                set ATTRIBUTES.DEBUG\n"
+         "  --isvfamilyid HEX32    16 bytes (default zero); sets and masks ATTRIBUTES.KSS\n"
+         "  --isvextprodid HEX32   16 bytes (default zero); sets and masks ATTRIBUTES.KSS\n"
+         "  --debug                set ATTRIBUTES.DEBUG and clear it in ATTRIBUTEMASK\n"
          "  --json                 print {output, mrenclave, mrsigner, isvprodid, isvsvn, debug}\n",
          cmd_sgx_sign},
         {"sgx sigstruct", "FILE.sig [--json]",

@@ -81,8 +81,29 @@ expect 0 "" test "$(jget $TMP/t.json isvfamilyid)" = 0102030405060708090a0b0c0d0
 expect 0 "" test "$(jget $TMP/t.json date)" = 20240229
 expect 0 "" test "$(jget $TMP/t.json valid)" = true
 
-# Bad signing input.
 H=784acfd7d5096a8f0fbd3265760bff21b120f62407a9a9e5ba31aa3c8ed198fc
+# Flag options as sgxs-sign applies them, after every field option:
+# --debug sets DEBUG and clears it in the mask even when --attributemask
+# enforced it; --isvextprodid/--isvfamilyid make KSS (bit 7) required.
+expect 0 "" $CCM sgx sign --key $TMP/k.pem --enclavehash $H --date 20240101 --debug \
+	--attributemask ffffffffffffffffffffffffffffffff -o $TMP/d.sig
+$CCM sgx sigstruct --json $TMP/d.sig > $TMP/d.json
+expect 0 "" test "$(jget $TMP/d.json attributes)" = 06000000000000000300000000000000
+expect 0 "" test "$(jget $TMP/d.json attributemask)" = fdffffffffffffffffffffffffffffff
+expect 0 "" test "$(jget $TMP/t.json attributes)" = 86000000000000000300000000000000
+expect 0 "" test "$(jget $TMP/t.json attributemask)" = fdffffffffffffff1bffffffffffffff
+expect 0 "" $CCM sgx sign --key $TMP/k.pem --enclavehash $H --date 20240101 \
+	--attributemask 7dffffffffffffff1bffffffffffffff \
+	--isvextprodid 01000000000000000000000000000000 -o $TMP/kss.sig
+$CCM sgx sigstruct --json $TMP/kss.sig > $TMP/kss.json
+expect 0 "" test "$(jget $TMP/kss.json attributes)" = 84000000000000000300000000000000
+expect 0 "" test "$(jget $TMP/kss.json attributemask)" = fdffffffffffffff1bffffffffffffff
+expect 0 "" test "$(jget $TMP/kss.json isvextprodid)" = 01000000000000000000000000000000
+expect 0 "" test "$(jget $TMP/kss.json valid)" = true
+# Without them, no KSS.
+expect 0 "" test "$(jget $TMP/sig1.json attributes)" = 04000000000000000300000000000000
+
+# Bad signing input.
 expect 2 "--isvprodid: 65536 is out of range (0-65535)" $CCM sgx sign --key $TMP/k.pem --enclavehash $H --isvprodid 65536 -o $TMP/x.sig
 expect 2 "--isvsvn: '-1' is not a number" $CCM sgx sign --key $TMP/k.pem --enclavehash $H --isvsvn -1 -o $TMP/x.sig
 expect 2 "--enclavehash: expected 64 hex digits, got 3" $CCM sgx sign --key $TMP/k.pem --enclavehash abc -o $TMP/x.sig

@@ -265,6 +265,76 @@ static void test_esgxs(void **state)
 	free(orig);
 }
 
+/* ---- spec edge cases not covered by the vectors ----------------------- */
+
+struct sgxs_buf {
+	uint8_t b[4096];
+	size_t n;
+};
+
+static void put_rec(struct sgxs_buf *s, const char *tag, uint64_t a, uint64_t b, bool data)
+{
+	uint8_t *r = s->b + s->n;
+
+	memset(r, 0, 64);
+	memcpy(r, tag, strlen(tag));
+	if (strcmp(tag, "ECREATE") == 0) {
+		util_put_le32(r + 8, (uint32_t)a);
+		util_put_le64(r + 12, b);
+	} else {
+		util_put_le64(r + 8, a);
+		util_put_le64(r + 16, b);
+	}
+	s->n += 64;
+	if (data) {
+		for (size_t i = 0; i < 256; i++)
+			s->b[s->n + i] = (uint8_t)(a + i);
+		s->n += 256;
+	}
+}
+
+/* Canonical streams the vectors do not exercise: EEXTENDs of a page out of
+ * order and only some of them ([SGXS] only requires them unique and inside
+ * the page), a page with no EEXTEND at all (unmeasured content,
+ * SPEC-NOTES A.4), the last page of the enclave. Each must hash to the
+ * SHA-256 of the stream; and the refusals must say what is wrong. */
+static void test_sgxs_spec_edges(void **state)
+{
+	struct sgxs_buf s = {0};
+	struct ccm_error err;
+	uint8_t mr[32], want[32];
+
+	(void)state;
+	put_rec(&s, "ECREATE", 2, 0x8000, false);
+	put_rec(&s, "EADD", 0x1000, 0x203, false);
+	put_rec(&s, "EEXTEND", 0x1f00, 0, true);
+	put_rec(&s, "EEXTEND", 0x1000, 0, true);
+	put_rec(&s, "EEXTEND", 0x1700, 0, true);
+	put_rec(&s, "EADD", 0x2000, 0x100, false); /* TCS, content unmeasured */
+	put_rec(&s, "EADD", 0x7000, 0x205, false); /* last page */
+	put_rec(&s, "EEXTEND", 0x7f00, 0, true);
+	assert_int_equal(ccm_sgxs_measure(s.b, s.n, mr, &err), CCM_OK);
+	assert_true(EVP_Digest(s.b, s.n, want, NULL, EVP_sha256(), NULL));
+	assert_memory_equal(mr, want, 32);
+
+	s.n = 0;
+	put_rec(&s, "ECREATE", 1, 0x4000, false);
+	put_rec(&s, "EEXTEND", 0, 0, true);
+	expect_bad(s.b, s.n, CCM_E_INPUT,
+	           "record 1 at byte 64: EEXTEND: offset 0x0 comes before any EADD");
+	s.n = 0;
+	put_rec(&s, "ECREATE", 1, 0x4000, false);
+	put_rec(&s, "EADD", 0, 0x209, false); /* PENDING on a regular page */
+	expect_bad(s.b, s.n, CCM_E_INPUT, "set bits other than R/W/X and the page type");
+	s.n = 0;
+	put_rec(&s, "ECREATE", 1, 0x4000, false);
+	put_rec(&s, "EADD", 0, 0x503, false); /* PT_SS_FIRST */
+	expect_bad(s.b, s.n, CCM_E_INPUT, "not a TCS or regular page (page type 5)");
+	s.n = 0;
+	put_rec(&s, "ECREATE", 1, 0x1000, false);
+	expect_bad(s.b, s.n, CCM_E_INPUT, "0x1000 is not a power of two >= 0x2000");
+}
+
 static void test_measure_api(void **state)
 {
 	struct ccm_sgx_measure *m;
@@ -438,6 +508,30 @@ static void test_sigstruct_bad(void **state)
 	free(orig);
 }
 
+/* Every settable signed field (SPEC-NOTES B.1 "Y" rows, B.2: the message is
+ * bytes 0-127 then 900-1027) is covered by the signature: one flipped bit in
+ * any of them, first and last byte, breaks it. */
+static void test_sigstruct_signed_fields(void **state)
+{
+	static const size_t offs[] = {16,  19,  20,  23,  40,   43,   900,  903,
+	                              904, 907, 908, 909, 912,  927,  928,  943,
+	                              944, 959, 960, 991, 1008, 1023, 1024, 1027};
+	size_t len;
+	uint8_t *orig = load("sigstruct/sig1.sigstruct.bin", &len);
+	uint8_t b[1808];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		memcpy(b, orig, 1808);
+		b[offs[i]] ^= 0x10;
+		/* VENDOR must stay 0 or 0x8086 to reach the signature check. */
+		if (offs[i] == 16 || offs[i] == 19)
+			util_put_le32(b + 16, 0x8086);
+		expect_check_fail(b, "signature does not verify");
+	}
+	free(orig);
+}
+
 static EVP_PKEY *gen_rsa(unsigned bits, unsigned e)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
@@ -508,11 +602,13 @@ int main(void)
 	        cmocka_unit_test(test_sgxs_vectors),
 	        cmocka_unit_test(test_sgxs_bad),
 	        cmocka_unit_test(test_esgxs),
+	        cmocka_unit_test(test_sgxs_spec_edges),
 	        cmocka_unit_test(test_measure_api),
 	        cmocka_unit_test(test_sigstruct_vectors),
 	        cmocka_unit_test(test_q1q2_lowlevel),
 	        cmocka_unit_test(test_sign_reproduces),
 	        cmocka_unit_test(test_sigstruct_bad),
+	        cmocka_unit_test(test_sigstruct_signed_fields),
 	        cmocka_unit_test(test_keys),
 	        cmocka_unit_test(test_dates),
 	};
