@@ -106,7 +106,7 @@ struct ccm_quote {
 	uint16_t cert_type; /* 1..5 (the inner type for v4/v5) */
 	const uint8_t *cert_data;
 	uint32_t cert_len;
-	size_t trailing; /* zero bytes after the signature data */
+	size_t trailing; /* unsigned bytes after the signature data (ignored) */
 };
 
 /* Parse and check a quote (copies buf). Errors name the field and offset. */

@@ -3,9 +3,11 @@
  * cursor that knows the name of every field it takes, so each refusal says
  * which field at which absolute offset was wrong ("qe_auth_data at offset
  * 1014: needs 32 bytes, 5 left"). Lengths declared inside the quote are
- * checked against what is left before anything is read, the signature
- * data must be consumed exactly, and bytes after it are accepted only
- * when they are all zero (real TDX quotes carry zero padding). Nothing
+ * checked against what is left before anything is read, and the signature
+ * data must be consumed exactly. Bytes after it are accepted whatever their
+ * value and only counted, as Intel's QVL does (SPEC-NOTES D.2): real TDX
+ * quotes carry zero padding, no signature covers that tail, and a verifier
+ * that refused it would reject quotes Intel's procedure accepts. Nothing
  * here parses X.509 or verifies a signature: that is verification's job.
  */
 #include <stdlib.h>
@@ -309,11 +311,6 @@ static ccm_code parse_all(struct ccm_quote *q, struct ccm_error *err)
 	    (rc = parse_sig_data(&c, q, err)) != CCM_OK)
 		return rc;
 	q->trailing = q->len - c.off;
-	if (!util_is_zero(q->raw + c.off, q->trailing))
-		return ccm_fail(err, CCM_E_INPUT,
-		                "quote: trailing data at offset %zu: %zu bytes after the signature "
-		                "data are not all zero",
-		                c.off, q->trailing);
 	return CCM_OK;
 }
 

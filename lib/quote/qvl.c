@@ -298,20 +298,6 @@ static ccm_code qvl_quote_sig(struct vctx *v)
 	return CCM_OK;
 }
 
-/* TDX module TCB status (QVL checkTdxModuleTcbStatus). */
-static enum ccm_tcb_status qvl_module_status(struct vctx *v)
-{
-	const uint8_t *svn = v->q->td.tee_tcb_svn;
-	const struct tdx_module_id *m;
-
-	if (svn[1] == 0)
-		return CCM_TCB_UP_TO_DATE;
-	m = tcblevel_find_module(&v->c->tcb, svn[1]);
-	if (m == NULL)
-		return CCM_TCB_NOT_SUPPORTED;
-	return tcblevel_isv_status(tcblevel_isv_level(m->levels, m->n_levels, svn[0]));
-}
-
 static ccm_code qvl_tcb_level(struct vctx *v)
 {
 	const struct tcb_level *sgx, *tdx, *lv;
@@ -328,7 +314,11 @@ static ccm_code qvl_tcb_level(struct vctx *v)
 	}
 	st = lv->status;
 	if (is_tdx) {
-		ms = qvl_module_status(v);
+		ms = tcblevel_module_status(&v->c->tcb, v->q->td.tee_tcb_svn);
+		if (ms == CCM_TCB_NONE)
+			return FAIL(v, "tcb level", CCM_E_VERIFY,
+			            "tcb level: the TDX module TCB level has a status other than "
+			            "UpToDate, OutOfDate or Revoked (unrecognized)");
 		if (ms == CCM_TCB_NOT_SUPPORTED) {
 			v->r->tcb_status = CCM_TCB_NOT_SUPPORTED;
 			return FAIL(v, "tcb level", CCM_E_VERIFY,

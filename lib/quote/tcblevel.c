@@ -92,8 +92,8 @@ enum ccm_tcb_status tcblevel_converge(enum ccm_tcb_status level, enum ccm_tcb_st
 	return level;
 }
 
-/* Any status other than UpToDate/Revoked is "out of date" for a QE or a
- * TDX module level (QVL: ISVSVN_OUT_OF_DATE). */
+/* Any status other than UpToDate/Revoked is "out of date" for a QE level
+ * (QVL: ISVSVN_OUT_OF_DATE). */
 enum ccm_tcb_status tcblevel_isv_status(const struct tcb_level *l)
 {
 	if (l == NULL)
@@ -101,4 +101,24 @@ enum ccm_tcb_status tcblevel_isv_status(const struct tcb_level *l)
 	if (l->status == CCM_TCB_UP_TO_DATE || l->status == CCM_TCB_REVOKED)
 		return l->status;
 	return CCM_TCB_OUT_OF_DATE;
+}
+
+/* A TDX module level admits only UpToDate, OutOfDate and Revoked (QVL
+ * VALID_MODULE_TCB_STATUSES); anything else is unrecognized and terminal,
+ * not "out of date" as for a QE level. */
+enum ccm_tcb_status tcblevel_module_status(const struct tcbinfo *t, const uint8_t svn[16])
+{
+	const struct tdx_module_id *m;
+	const struct tcb_level *l;
+
+	if (svn[1] == 0)
+		return CCM_TCB_UP_TO_DATE;
+	m = tcblevel_find_module(t, svn[1]);
+	l = m == NULL ? NULL : tcblevel_isv_level(m->levels, m->n_levels, svn[0]);
+	if (l == NULL)
+		return CCM_TCB_NOT_SUPPORTED;
+	if (l->status != CCM_TCB_UP_TO_DATE && l->status != CCM_TCB_OUT_OF_DATE &&
+	    l->status != CCM_TCB_REVOKED)
+		return CCM_TCB_NONE;
+	return l->status;
 }

@@ -18,5 +18,9 @@ const struct tcb_level *tcblevel_isv_level(const struct tcb_level *levels, size_
 const struct tdx_module_id *tcblevel_find_module(const struct tcbinfo *t, uint8_t version);
 enum ccm_tcb_status tcblevel_converge(enum ccm_tcb_status level, enum ccm_tcb_status other);
 enum ccm_tcb_status tcblevel_isv_status(const struct tcb_level *l);
+/* TDX module TCB status for TEE_TCB_SVN (QVL checkTdxModuleTcbStatus):
+ * UpToDate for module version 0, TCBNotSupported without an identity or a
+ * level, CCM_TCB_NONE for a level status a module may not have. */
+enum ccm_tcb_status tcblevel_module_status(const struct tcbinfo *t, const uint8_t svn[16]);
 
 #endif

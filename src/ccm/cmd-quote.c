@@ -272,7 +272,8 @@ static int quote_report(const struct verify_args *a, const struct ccm_quote *q,
 	json_t *o = quote_result_json(q, r);
 
 	if (q->trailing > 0 && !a->json)
-		fprintf(stderr, "note: %zu zero bytes follow the signature data\n", q->trailing);
+		fprintf(stderr, "note: %zu unsigned bytes follow the signature data (ignored)\n",
+		        q->trailing);
 	if (a->json)
 		cli_json_print(o);
 	else {

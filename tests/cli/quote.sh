@@ -83,7 +83,7 @@ cp $P/quote.dat $TMP/pad.dat && printf '\0\0\0\0' >>$TMP/pad.dat
 expect 0 '"trailing_bytes":4' $CCM quote show --json $TMP/pad.dat
 expect 0 '"trailing_bytes":4' $CCM quote verify $TMP/pad.dat --collateral $P/collateral --at $AT --json
 printf 'x' >>$TMP/pad.dat
-expect 2 "trailing data" $CCM quote show $TMP/pad.dat
+expect 0 '"trailing_bytes":5' $CCM quote show --json $TMP/pad.dat
 
 # Time: outside the window fails (exit 1) unless expired collateral is allowed.
 expect 1 '"failure":"collateral expired"' $CCM quote verify $P/quote.dat --collateral $P/collateral --at 2026-01-01T00:00:00Z --json
