@@ -113,39 +113,85 @@ static void api_sys_session(struct req *r, const struct store_user *u)
 	OPENSSL_cleanse(tok, sizeof(tok));
 }
 
+/* A login's password check, made off the loop (server_defer): with the
+ * production cost it takes tens of milliseconds. */
+struct api_sys_login {
+	char pw[260];
+	char hash[STORE_HASH_MAX]; /* the user's, or the dummy one: same cost */
+	char ukey[STORE_EMAIL_MAX + 4], akey[80];
+	int64_t uid; /* 0: no such user */
+	int64_t now;
+	bool ok;
+};
+
+static void api_sys_login_free(struct api_sys_login *l)
+{
+	OPENSSL_cleanse(l, sizeof(*l));
+	free(l);
+}
+
+static void api_sys_login_check(void *arg)
+{
+	struct api_sys_login *l = arg;
+
+	l->ok = auth_check_password(l->hash, l->pw);
+	OPENSSL_cleanse(l->pw, sizeof(l->pw));
+}
+
+/* Back on the loop: the user as stored now. A password changed while the
+ * check ran makes the old one's success count for nothing. */
+static void api_sys_login_done(struct req *r, void *arg)
+{
+	struct api_sys_login *l = arg;
+	struct store_user u;
+	struct ccm_error err;
+	bool ok = l->ok && l->uid > 0 && store_user_get(r->d->store, l->uid, &u, &err) == CCM_OK &&
+	          strcmp(u.pw_hash, l->hash) == 0;
+
+	if (!ok || u.disabled) {
+		auth_limit_fail(r->d, l->ukey, l->now);
+		auth_limit_fail(r->d, l->akey, l->now);
+		server_error(r, 401, "bad_credentials",
+		             ok ? "user disabled" : "wrong e-mail address or password");
+	} else {
+		auth_limit_clear(r->d, l->ukey);
+		snprintf(r->actor, sizeof(r->actor), "user:%" PRId64, u.id);
+		snprintf(r->object, sizeof(r->object), "user:%" PRId64, u.id);
+		api_sys_session(r, &u);
+	}
+	api_sys_login_free(l);
+}
+
 void api_sys_auth(struct req *r)
 {
 	struct evkeyvalq *h = evhttp_request_get_input_headers(r->ev);
-	char email[STORE_EMAIL_MAX + 1], pw[260], ukey[STORE_EMAIL_MAX + 4], akey[80];
+	char email[STORE_EMAIL_MAX + 1];
+	struct api_sys_login *l = calloc(1, sizeof(*l));
 	struct store_user u;
 	struct ccm_error err;
-	int64_t now = (int64_t)time(NULL);
-	bool found, ok;
 
-	if (!api_sys_basic(r, evhttp_find_header(h, "Authorization"), email, sizeof(email), pw,
-	                   sizeof(pw)))
+	if (l == NULL) {
+		server_error(r, 500, "internal", "out of memory");
 		return;
+	}
+	if (!api_sys_basic(r, evhttp_find_header(h, "Authorization"), email, sizeof(email), l->pw,
+	                   sizeof(l->pw)))
+		goto fail;
 	auth_email_lower(email, email);
 	snprintf(r->actor, sizeof(r->actor), "login:%.100s", email);
-	snprintf(ukey, sizeof(ukey), "u:%s", email);
-	snprintf(akey, sizeof(akey), "a:%s", r->client);
-	if (api_sys_limited(r, ukey, akey, now))
-		goto out;
-	found = store_user_by_email(r->d->store, email, &u, &err) == CCM_OK;
-	ok = auth_check_password(found ? u.pw_hash : r->d->dummy_hash, pw) && found;
-	if (!ok || u.disabled) {
-		auth_limit_fail(r->d, ukey, now);
-		auth_limit_fail(r->d, akey, now);
-		server_error(r, 401, "bad_credentials",
-		             ok ? "user disabled" : "wrong e-mail address or password");
-		goto out;
-	}
-	auth_limit_clear(r->d, ukey);
-	snprintf(r->actor, sizeof(r->actor), "user:%" PRId64, u.id);
-	snprintf(r->object, sizeof(r->object), "user:%" PRId64, u.id);
-	api_sys_session(r, &u);
-out:
-	OPENSSL_cleanse(pw, sizeof(pw));
+	snprintf(l->ukey, sizeof(l->ukey), "u:%s", email);
+	snprintf(l->akey, sizeof(l->akey), "a:%s", r->client);
+	l->now = (int64_t)time(NULL);
+	if (api_sys_limited(r, l->ukey, l->akey, l->now))
+		goto fail;
+	if (store_user_by_email(r->d->store, email, &u, &err) == CCM_OK)
+		l->uid = u.id;
+	snprintf(l->hash, sizeof(l->hash), "%s", l->uid > 0 ? u.pw_hash : r->d->dummy_hash);
+	OPENSSL_cleanse(&u, sizeof(u));
+	if (server_defer(r, api_sys_login_check, api_sys_login_done, l))
+		return; /* l is api_sys_login_done's */
+fail:
+	api_sys_login_free(l);
 }
 
 void api_sys_logout(struct req *r)

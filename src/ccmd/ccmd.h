@@ -64,6 +64,7 @@ struct ccmd_config {
 };
 
 struct auth_limiter;
+struct defer;
 struct durable;
 struct ca_cache;
 struct keypool;
@@ -88,12 +89,14 @@ struct ccmd {
 	struct ca_cache *ca_cache; /* unsealed account CA keys (ca-cache.c) */
 	struct keypool *keypool;   /* account signing keys made ahead (keypool.c) */
 	struct par *par;           /* helpers for a batch's signature checks (par.c) */
+	struct defer *defer;       /* password hashing off the loop (defer.c) */
 	struct apijson_limits json_limits;
 	char dummy_hash[STORE_HASH_MAX]; /* Argon2id of a random password */
 	time_t started;
 	uint64_t requests;
 	int connections;
 	bool stopping;
+	int drain_waits; /* shutdown: grace periods spent waiting for deferred work */
 };
 
 enum route_access {
@@ -160,6 +163,7 @@ struct req {
 	const char *resp_ct; /* content type of resp_text */
 	int64_t t0_us;       /* when it arrived (for the request log) */
 	int retry_after;
+	bool deferred; /* the handler handed on to server_defer: no reply yet */
 	/* audit */
 	char actor[128];
 	char object[128];
@@ -184,6 +188,12 @@ bool server_fail(struct req *r, const struct ccm_error *err);
  * current transaction. */
 ccm_code server_audit_append(struct req *r, const char *result, struct ccm_error *err);
 const char *server_query(struct req *r, const char *name);
+/* From a handler: work(arg) off the loop, then resume(r, arg) on the loop
+ * as a handler of r's route (in its own transaction; r's reply is sent
+ * after it). False with 503 set when the queue is full; without the
+ * thread, work and resume run inline. */
+bool server_defer(struct req *r, void (*work)(void *arg), void (*resume)(struct req *r, void *arg),
+                  void *arg);
 /* An optional positive id in the query (0 when absent); false with a 400
  * ("NAME must be WHAT") sent when it is not one. */
 bool server_query_id(struct req *r, const char *name, const char *what, int64_t *out);

@@ -41,6 +41,7 @@
 
 #include "ca-cache.h"
 #include "ccmd.h"
+#include "defer.h"
 #include "durable.h"
 #include "keypool.h"
 #include "par.h"
@@ -392,14 +393,16 @@ static bool server_checks(struct req *r)
 	return server_query_ok(r) && server_body_ok(r);
 }
 
-static void server_run(struct req *r)
+/* The route's handler, or the second half of a deferred one (fn), in a
+ * transaction for a write; a handler that deferred wrote nothing yet. */
+static void server_run(struct req *r, void (*fn)(struct req *r, void *arg), void *arg)
 {
 	struct store_audit e;
 	struct ccm_error err;
 	bool mutating = strcmp(r->route->method, "GET") != 0;
 
 	if (!mutating) {
-		r->route->handler(r);
+		fn(r, arg);
 		return;
 	}
 	if (store_begin(r->d->store, &err) != CCM_OK) {
@@ -407,7 +410,11 @@ static void server_run(struct req *r)
 		server_audit_alone(r, "error");
 		return;
 	}
-	r->route->handler(r);
+	fn(r, arg);
+	if (r->deferred) {
+		store_rollback(r->d->store);
+		return;
+	}
 	if (r->status >= 400) {
 		store_rollback(r->d->store);
 		server_audit_alone(r, r->status >= 500 ? "error" : "refused");
@@ -527,6 +534,24 @@ static void server_durable(void *arg, bool ok)
 	server_finish(r);
 }
 
+/* Send r's reply, after the disk has its commit when it made one. */
+static void server_complete(struct req *r, uint64_t commits)
+{
+	if (r->d->durable != NULL && store_commit_count(r->d->store) != commits) {
+		/* Not queued (out of memory): not known durable, so not a success. */
+		if (!durable_wait(r->d->durable, server_durable, r))
+			server_durable(r, false);
+		return;
+	}
+	server_finish(r);
+}
+
+static void server_call_route(struct req *r, void *arg)
+{
+	(void)arg;
+	r->route->handler(r);
+}
+
 static void server_handle(struct evhttp_request *ev, void *arg)
 {
 	struct ccmd *d = arg;
@@ -568,15 +593,59 @@ static void server_handle(struct evhttp_request *ev, void *arg)
 		    r->has_account || r->object[0])
 			server_audit_alone(r, "refused");
 	} else
-		server_run(r);
+		server_run(r, server_call_route, NULL);
 	r->t0_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-	if (d->durable != NULL && store_commit_count(d->store) != commits) {
-		/* Not queued (out of memory): not known durable, so not a success. */
-		if (!durable_wait(d->durable, server_durable, r))
-			server_durable(r, false);
-		return;
+	if (!r->deferred)
+		server_complete(r, commits);
+}
+
+/* A deferred request's second half, on the loop. */
+struct server_deferred {
+	struct req *r;
+	void (*work)(void *arg);
+	void (*resume)(struct req *r, void *arg);
+	void *arg;
+};
+
+static void server_deferred_done(void *arg)
+{
+	struct server_deferred *x = arg;
+	struct req *r = x->r;
+	uint64_t commits = store_commit_count(r->d->store);
+
+	r->deferred = false;
+	server_run(r, x->resume, x->arg);
+	free(x);
+	server_complete(r, commits);
+}
+
+static void server_deferred_work(void *arg)
+{
+	struct server_deferred *x = arg;
+
+	x->work(x->arg);
+}
+
+bool server_defer(struct req *r, void (*work)(void *arg), void (*resume)(struct req *r, void *arg),
+                  void *arg)
+{
+	struct server_deferred *x;
+
+	if (r->d->defer == NULL) { /* no thread: inline, as before it existed */
+		work(arg);
+		resume(r, arg);
+		return true;
 	}
-	server_finish(r);
+	if ((x = malloc(sizeof(*x))) == NULL)
+		return server_error(r, 500, "internal", "out of memory");
+	*x = (struct server_deferred){r, work, resume, arg};
+	if (!defer_submit(r->d->defer, server_deferred_work, server_deferred_done, x)) {
+		free(x);
+		r->retry_after = 1;
+		return server_error(r, 503, "busy", "too many password checks queued; retry");
+	}
+	r->deferred = true;
+	return true;
 }
 
 /* ---- TLS and lifecycle -------------------------------------------------------- */
@@ -599,9 +668,15 @@ static struct bufferevent *server_bevcb(struct event_base *base, void *arg)
 static void server_drained(evutil_socket_t fd, short what, void *arg)
 {
 	struct ccmd *d = arg;
+	struct timeval again = {0, 100000};
 
 	(void)fd;
 	(void)what;
+	/* Queued password checks are answered before the loop stops (up to
+	 * 10 s: 16 checks at a dear cost); their replies need the loop. */
+	if (d->defer != NULL && defer_queued(d->defer) > 0 && d->drain_waits++ < 100 &&
+	    evtimer_add(d->ev_drain, &again) == 0)
+		return;
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -694,6 +769,9 @@ ccm_code server_start(struct ccmd *d, struct ccm_error *err)
 		d->keypool = keypool_new(2);
 	d->par = par_new(d->cfg.check_threads >= 0 ? d->cfg.check_threads
 	                                           : par_default_threads()); /* NULL: on the loop */
+	/* 16 password checks of ~50 ms at the default cost: under a second
+	 * of queue; NULL: they run on the loop. */
+	d->defer = defer_new(d->base, 16);
 	d->durable = durable_new(d->base, d->store, &derr);
 	if (d->durable == NULL)
 		log_error("group commit unavailable, each commit waits for the disk", &derr);
@@ -705,6 +783,8 @@ void server_stop(struct ccmd *d)
 {
 	worker_free(d->worker); /* waits for a running conversion */
 	d->worker = NULL;
+	defer_free(d->defer); /* queued checks end, their commits wait for the sync */
+	d->defer = NULL;
 	durable_free(d->durable); /* last sync; waiting replies are released */
 	d->durable = NULL;
 	ca_cache_free(d->ca_cache);

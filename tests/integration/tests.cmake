@@ -19,6 +19,8 @@ ccm_shell_test(it_agent_apps integration/test_agent_apps.sh LABEL integration)
 ccm_shell_test(it_agent_batch integration/test_agent_batch.sh LABEL integration)
 # Renewal at every heartbeat while 16 attest requests are in flight.
 ccm_shell_test(it_agent_renew integration/test_agent_renew.sh LABEL integration)
+# Password checks off ccmd's loop: the loop answers while logins queue.
+ccm_shell_test(it_login_defer integration/test_login_defer.sh LABEL integration TIMEOUT 120)
 # Wrong batch answers from fakemanager.py: every runtime gets its own 502.
 ccm_shell_test(it_agent_frames integration/test_agent_frames.sh LABEL integration)
 ccm_shell_test(it_node_approval integration/test_node_approval.sh LABEL integration)
