@@ -150,6 +150,8 @@ ccm_code ccm_image_fs_walk_links(const struct ccm_image_fs *fs, ccm_image_fs_lin
                                  void *ctx, struct ccm_error *err);
 /* True when path ("/a/b") exists in the view. */
 bool ccm_image_fs_exists(const struct ccm_image_fs *fs, const char *path);
+/* Whether path is a directory of the view (not a symlink to one). */
+bool ccm_image_fs_is_dir(const struct ccm_image_fs *fs, const char *path);
 
 /* ---- converter ------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /*
  * DESIGN: the image config is untrusted JSON; the converter reads only the
  * fields the runtime needs (Entrypoint, Cmd, Env, WorkingDir, User,
- * ExposedPorts, created) and the rootfs diff_ids it must extend, each type
+ * ExposedPorts, Volumes, created) and the rootfs diff_ids it must extend, each type
  * checked and counted against a cap. The parsed tree is kept whole so that
  * the output config is the input config plus ccm's changes, nothing lost.
  */
@@ -68,6 +68,12 @@ static ccm_code config_fields(struct image_config *c, struct ccm_error *err)
 	if (c->ports_keys != NULL && !json_is_null(c->ports_keys) &&
 	    (!json_is_object(c->ports_keys) || json_object_size(c->ports_keys) > IMAGE_MAX_PORTS))
 		return ccm_fail(err, CCM_E_INPUT, "image config: ExposedPorts is not an object");
+	c->volumes = json_object_get(c->config, "Volumes");
+	if (c->volumes != NULL && !json_is_null(c->volumes) &&
+	    (!json_is_object(c->volumes) || json_object_size(c->volumes) > IMAGE_MAX_VOLUMES))
+		return ccm_fail(err, CCM_E_INPUT,
+		                "image config: Volumes is not an object of at most %u entries",
+		                IMAGE_MAX_VOLUMES);
 	ids = json_object_get(rootfs, "diff_ids");
 	if (!json_is_object(rootfs) || !json_is_array(ids) ||
 	    json_array_size(ids) > CCM_OCI_MAX_LAYERS)

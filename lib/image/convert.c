@@ -133,6 +133,39 @@ static ccm_code conv_layers(struct conv *c, struct ccm_error *err)
 	return image_pipe_run(&in, &c->pipe, err);
 }
 
+static int conv_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* What the runtime could not start, refused before any layer is pulled:
+ * no command, an environment entry without '=', a relative directory. */
+static ccm_code conv_check_config(const struct conv *c, struct ccm_error *err)
+{
+	const struct ccm_image_convert_opts *o = c->o;
+	json_t *ep = o->entrypoint ? o->entrypoint : c->cfg.entrypoint;
+	json_t *cmd = o->cmd ? o->cmd : (o->entrypoint ? NULL : c->cfg.cmd), *e;
+	const char *wd = o->workdir ? o->workdir : c->cfg.workdir;
+	size_t i;
+
+	if (json_array_size(ep) + json_array_size(cmd) == 0)
+		return ccm_fail(err, CCM_E_INPUT,
+		                "the image has no Entrypoint and no Cmd: nothing to start "
+		                "(give --entrypoint or --cmd)");
+	json_array_foreach(c->cfg.env, i, e)
+	{
+		if (strchr(json_string_value(e), '=') == NULL)
+			return ccm_fail(err, CCM_E_INPUT,
+			                "image config: Env entry '%.200s' is not NAME=VALUE",
+			                json_string_value(e));
+	}
+	if (wd[0] != '\0' && wd[0] != '/')
+		return ccm_fail(err, CCM_E_INPUT, "working directory '%.200s' is not absolute", wd);
+	return CCM_OK;
+}
+
+static ccm_code conv_rw_view(struct conv *c, struct ccm_error *err);
+
 static ccm_code conv_pull(struct conv *c, struct ccm_error *err)
 {
 	if (ccm_oci_repo_resolve(c->src, ccm_oci_ref_target(&c->from), &c->m, &c->raw, &c->raw_len,
@@ -148,6 +181,8 @@ static ccm_code conv_pull(struct conv *c, struct ccm_error *err)
 	if (c->cfg.n_diff_ids != c->m.n_layers)
 		return ccm_fail(err, CCM_E_INPUT, "image config lists %zu diff_ids for %zu layers",
 		                c->cfg.n_diff_ids, c->m.n_layers);
+	if (conv_check_config(c, err) != CCM_OK || conv_rw_view(c, err) != CCM_OK)
+		return err->code;
 	c->layer_path = calloc(c->m.n_layers + 1, sizeof(*c->layer_path));
 	if (c->layer_path == NULL)
 		return ccm_fail(err, CCM_E_NOMEM, "out of memory");
@@ -156,38 +191,78 @@ static ccm_code conv_pull(struct conv *c, struct ccm_error *err)
 	if (ccm_image_fs_exists(c->fs, "/opt/ccm"))
 		return ccm_fail(err, CCM_E_CONFLICT,
 		                "input image already has /opt/ccm (is it a converted image?)");
+	/* The added layer's opt/ directory would hide a symlink or file there. */
+	if (ccm_image_fs_exists(c->fs, "/opt") && !ccm_image_fs_is_dir(c->fs, "/opt"))
+		return ccm_fail(err, CCM_E_CONFLICT,
+		                "input image's /opt is not a directory (a symlink?): the runtime "
+		                "goes in /opt/ccm");
 	return CCM_OK;
 }
 
 /* ---- the image manifest ----------------------------------------------- */
 
-static ccm_code conv_rw_dirs(struct conv *c, struct ccm_error *err)
+static bool conv_rw_ok(const char *d)
 {
-	json_t *seen = json_object();
-	const char *k;
-	json_t *v;
+	size_t n = strlen(d);
 
-	c->rw = json_array();
-	for (size_t i = 0; i < sizeof(default_rw) / sizeof(default_rw[0]); i++)
-		json_object_set_new(seen, default_rw[i], json_true());
-	for (size_t i = 0; i < c->o->n_rw; i++) {
-		const char *d = c->o->rw_dirs[i];
-		size_t n = strlen(d);
-		if (d[0] != '/' || n < 2 || d[n - 1] == '/' || strstr(d, "//") ||
-		    strstr(d, "/./") || strstr(d, "/..") || n > 1024) {
-			json_decref(seen);
+	return d[0] == '/' && n >= 2 && n <= 1024 && d[n - 1] != '/' && strstr(d, "//") == NULL &&
+	       strstr(d, "/./") == NULL && strstr(d, "/..") == NULL;
+}
+
+static ccm_code conv_rw_dirs(const struct conv *c, struct ccm_error *err)
+{
+	for (size_t i = 0; i < c->o->n_rw; i++)
+		if (!conv_rw_ok(c->o->rw_dirs[i]))
 			return ccm_fail(
 			        err, CCM_E_USAGE,
-			        "--rw-dir '%s': need an absolute normalised path like /data", d);
-		}
-		json_object_set_new(seen, d, json_true());
-	}
-	json_object_foreach(seen, k, v)
-	{
-		json_array_append_new(c->rw, json_string(k));
-	}
-	json_decref(seen);
+			        "--rw-dir '%s': need an absolute normalised path like /data",
+			        c->o->rw_dirs[i]);
 	return CCM_OK;
+}
+
+/* The read-write directories, sorted and once each: /dev, /proc, /sys,
+ * --rw-dir, and the config's Volumes (an engine mounts a volume there, or
+ * the host's directory: what the image holds there cannot be checked);
+ * then the file view, which needs them. */
+static ccm_code conv_rw_view(struct conv *c, struct ccm_error *err)
+{
+	const char *all[3 + CCM_IMAGE_MAX_LIST + IMAGE_MAX_VOLUMES], *k;
+	json_t *vols = json_array(), *v;
+	size_t n = 0;
+	ccm_code rc = CCM_OK;
+
+	for (size_t i = 0; i < sizeof(default_rw) / sizeof(default_rw[0]); i++)
+		all[n++] = default_rw[i];
+	for (size_t i = 0; i < c->o->n_rw; i++)
+		all[n++] = c->o->rw_dirs[i];
+	if (json_is_object(c->cfg.volumes))
+		json_object_foreach(c->cfg.volumes, k, v)
+		{
+			size_t len = strlen(k);
+			while (len > 1 && k[len - 1] == '/')
+				len--; /* "/data/" is "/data" */
+			json_array_append_new(vols, json_stringn(k, len));
+			all[n] = json_string_value(json_array_get(vols, json_array_size(vols) - 1));
+			if (all[n] == NULL || !conv_rw_ok(all[n++])) {
+				rc = ccm_fail(
+				        err, CCM_E_INPUT,
+				        "image config: Volumes entry '%.200s' is not an absolute "
+				        "normalised path",
+				        k);
+				goto out;
+			}
+		}
+	qsort(all, n, sizeof(all[0]), conv_strcmp);
+	c->rw = json_array();
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || strcmp(all[i], all[i - 1]) != 0)
+			json_array_append_new(c->rw, json_string(all[i]));
+	n = 0;
+	json_array_foreach(c->rw, n, v) all[n] = json_string_value(v);
+	rc = ccm_image_fs_new(&c->fs, all, json_array_size(c->rw), err);
+out:
+	json_decref(vols);
+	return rc;
 }
 
 static ccm_code conv_file(void *ctx, const char *path, const uint8_t sha[32], uint64_t size,
@@ -257,16 +332,21 @@ static json_t *conv_env(const struct conv *c)
 	return env;
 }
 
+/* The keys of ExposedPorts, sorted (jansson keeps the config's order). */
 static json_t *conv_ports(const struct conv *c)
 {
+	const char *keys[IMAGE_MAX_PORTS], *k;
 	json_t *ports = json_array(), *v;
-	const char *k;
+	size_t n = 0;
 
 	if (json_is_object(c->cfg.ports_keys))
 		json_object_foreach(c->cfg.ports_keys, k, v)
 		{
-			json_array_append_new(ports, json_string(k));
+			keys[n++] = k;
 		}
+	qsort(keys, n, sizeof(keys[0]), conv_strcmp);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(ports, json_string(keys[i]));
 	return ports;
 }
 
@@ -420,6 +500,13 @@ static ccm_code conv_config(struct conv *c, struct ccm_error *err)
 
 	json_object_set_new(cfg, "Entrypoint", json_pack("[s]", CCM_IMAGE_RUNTIME_PATH));
 	json_object_set_new(cfg, "Cmd", json_null());
+	/* The runtime must read every protected file (root-only ones too)
+	 * before it switches to the manifest's user itself; the engine creates
+	 * a missing working directory before the read-only remount. */
+	if (json_object_get(cfg, "User") != NULL)
+		json_object_set_new(cfg, "User", json_string(""));
+	if (c->o->workdir != NULL)
+		json_object_set_new(cfg, "WorkingDir", json_string(c->o->workdir));
 	conv_labels(c, cfg);
 	json_array_append_new(ids, json_string(c->layer.diff_id));
 	if (!json_is_array(hist)) {
@@ -574,13 +661,6 @@ ccm_code ccm_image_convert(const struct ccm_image_convert_opts *opts,
 	rc = conv_check_opts(&o, err);
 	if (rc == CCM_OK)
 		rc = conv_rw_dirs(&c, err);
-	if (rc == CCM_OK) {
-		const char *rw[CCM_IMAGE_MAX_LIST + 8];
-		size_t n = 0, i;
-		json_t *v;
-		json_array_foreach(c.rw, i, v) rw[n++] = json_string_value(v);
-		rc = ccm_image_fs_new(&c.fs, rw, n, err);
-	}
 	if (rc == CCM_OK)
 		rc = conv_open(&c, err);
 	if (rc == CCM_OK)

@@ -12,12 +12,13 @@
 
 #define IMAGE_MAX_ARGS 4096u /* entries in Entrypoint, Cmd, Env */
 #define IMAGE_MAX_PORTS 1024u
+#define IMAGE_MAX_VOLUMES 64u
 
 /* The fields of an image config the converter uses (borrowed from root). */
 struct image_config {
 	json_t *root;   /* owned */
 	json_t *config; /* root.config (created when missing) */
-	json_t *entrypoint, *cmd, *env, *ports_keys;
+	json_t *entrypoint, *cmd, *env, *ports_keys, *volumes;
 	const char *workdir, *user, *created, *os, *arch;
 	size_t n_diff_ids;
 };

@@ -174,8 +174,7 @@ static void pipe_scan_failed(struct image_pipeline *p, struct pipe_slot *s, stru
 	landed = s->landed;
 	pthread_mutex_unlock(&p->mu);
 	if (landed) {
-		ccm_error_prefix(err, "layer %zu (%s): layer %zu", s->i,
-		                 p->in->m->layers[s->i].digest, s->i);
+		ccm_error_prefix(err, "layer %zu (%s)", s->i, p->in->m->layers[s->i].digest);
 		pipe_fail(p, err);
 	}
 }

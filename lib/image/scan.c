@@ -3,9 +3,9 @@
  * zstd, detected) becomes a list of entries: paths normalised and checked,
  * regular files hashed while they stream by, device nodes refused, FIFOs
  * and sockets dropped, symlinks checked for climbing out of the root, sizes
- * and counts capped. It touches no shared state (the file view is only
- * read for its read-write directories, which never change), so the
- * converter scans several layers at once and applies them in order.
+ * and counts capped. It touches no shared state (every regular file is
+ * hashed, read-write directories included, so the view is not needed), so
+ * the converter scans several layers at once and applies them in order.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +103,9 @@ static ccm_code scan_hash(struct scan_ctx *x, struct walk_op *op, struct ccm_err
 	la_int64_t off = 0;
 	int r;
 
-	op->hashed = !walk_is_rw(x->fs, op->path);
+	/* Files in read-write directories too: a hardlink outside them to
+	 * one of them is a protected file with this content. */
+	op->hashed = true;
 	if (op->hashed && !EVP_DigestInit_ex(x->md, EVP_sha256(), NULL))
 		return ccm_fail(err, CCM_E_CRYPTO, "SHA-256 init failed");
 	while ((r = archive_read_data_block(x->a, &blk, &n, &off)) == ARCHIVE_OK) {
@@ -211,6 +213,9 @@ static ccm_code scan_run(const struct ccm_image_fs *fs, const char *path, const 
 	archive_read_support_filter_gzip(x->a);
 	archive_read_support_filter_zstd(x->a);
 	archive_read_support_format_tar(x->a);
+	/* A zero-byte layer (or one inflating to nothing) is an empty layer
+	 * to Docker and containerd alike. */
+	archive_read_support_format_empty(x->a);
 	if (archive_read_open(x->a, src, NULL, image_src_read, NULL) != ARCHIVE_OK)
 		rc = ccm_fail(err, CCM_E_INPUT, "not a tar, tar.gz or tar.zst stream: %s",
 		              archive_error_string(x->a));

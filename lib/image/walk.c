@@ -216,6 +216,13 @@ static struct fs_node *walk_parent(struct ccm_image_fs *fs, const struct walk_pa
 			k = walk_insert(fs, d, p->comp[i], layer, err);
 		if (k == NULL)
 			return NULL;
+		/* This layer has an entry below k: an opaque marker of this
+		 * layer further up must keep k (walk_opaque). is_explicit
+		 * stays "named by an entry of k->layer". */
+		if (k->layer != layer) {
+			k->layer = layer;
+			k->is_explicit = false;
+		}
 		if (k->type == N_LNK) {
 			ccm_fail(err, CCM_E_INPUT, "entry '%.200s' goes through symlink '%s'",
 			         p->text, p->comp[i]);
@@ -315,6 +322,17 @@ static ccm_code walk_hardlink(struct ccm_image_fs *fs, struct fs_node *n, const 
 		return ccm_fail(err, CCM_E_NOMEM, "out of memory");
 	rc = walk_split(raw, tp, err);
 	t = rc == CCM_OK ? walk_lookup(fs, tp) : NULL;
+	/* A hardlinked symlink (Docker's tar writer links any inode with
+	 * several names) is the same symlink, checked from where it sits. */
+	if (rc == CCM_OK && t != NULL && t->type == N_LNK) {
+		rc = walk_check_symlink(p, t->target, err);
+		n->type = N_LNK;
+		n->target = rc == CCM_OK ? strdup(t->target) : NULL;
+		if (rc == CCM_OK && n->target == NULL)
+			rc = ccm_fail(err, CCM_E_NOMEM, "out of memory");
+		free(tp);
+		return rc;
+	}
 	if (rc == CCM_OK && (t == NULL || t->type != N_REG))
 		rc = ccm_fail(err, CCM_E_INPUT,
 		              "hardlink '%.200s' -> '%.200s': target is not a file seen before",
@@ -467,4 +485,15 @@ bool ccm_image_fs_exists(const struct ccm_image_fs *fs, const char *path)
 		found = p->n > 0 && walk_lookup(fs, p) != NULL;
 	free(p);
 	return found;
+}
+
+bool ccm_image_fs_is_dir(const struct ccm_image_fs *fs, const char *path)
+{
+	struct walk_path *p = malloc(sizeof(*p));
+	const struct fs_node *n = NULL;
+
+	if (p != NULL && walk_split(path, p, NULL) == CCM_OK)
+		n = walk_lookup(fs, p);
+	free(p);
+	return n != NULL && n->type == N_DIR;
 }

@@ -20,7 +20,12 @@ static const char *const layer_types[] = {
         CCM_OCI_MT_LAYER_GZIP,
         CCM_OCI_MT_LAYER_ZSTD,
         CCM_OCI_MT_DOCKER_LAYER,
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
         "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+        /* docker/distribution's schema2.MediaTypeUncompressedLayer, what
+         * containers/image writes for an uncompressed Docker layer */
+        "application/vnd.docker.image.rootfs.diff.tar",
         "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
 };
 
@@ -133,7 +138,7 @@ static ccm_code manifest_image(json_t *root, struct ccm_oci_manifest *m, struct 
 		if (!ccm_oci_layer_type_ok(d->media_type) ||
 		    (docker && !manifest_is_docker(d->media_type)))
 			return ccm_fail(err, CCM_E_UNSUPPORTED,
-			                "manifest: layer %zu has media type '%s'", i,
+			                "manifest: layer %zu has unsupported media type '%s'", i,
 			                d->media_type);
 		if (d->size > CCM_OCI_MAX_BLOB)
 			return ccm_fail(err, CCM_E_LIMIT,

@@ -94,33 +94,71 @@ static ccm_code enclave_measure(struct enclave *e, struct ccm_error *err)
 	return CCM_OK;
 }
 
-/* Field 2 (uid) and 3 (gid) of the passwd line for name, or of the group
- * line (field 2 = gid) when group is set. */
-static bool enclave_lookup(const char *file, const char *name, bool group, unsigned long *id,
-                           unsigned long *gid)
+/* Split a passwd or group line at ':' into its first four fields (the
+ * fourth keeps the rest of the line, newline stripped). */
+static bool enclave_fields(char *line, char *fields[4])
 {
-	char line[1024];
-	FILE *f = fopen(file, "re");
+	char *p = line;
+
+	line[strcspn(line, "\n")] = '\0';
+	for (int i = 0; i < 4; i++) {
+		fields[i] = p;
+		p = p != NULL ? strchr(p, ':') : NULL;
+		if (p != NULL && i < 3)
+			*p++ = '\0';
+	}
+	return fields[2] != NULL;
+}
+
+/* The passwd line whose name (or, when by_uid, whose uid field) is key:
+ * uid, gid and name, as runc and Docker resolve a USER. */
+static bool enclave_passwd(const char *key, bool by_uid, unsigned long *uid, unsigned long *gid,
+                           char *name, size_t name_len)
+{
+	char line[1024], *f[4];
+	FILE *fp = fopen("/etc/passwd", "re");
 	bool found = false;
 
-	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL) {
-		char *fields[4] = {0}, *p = line;
-		for (int i = 0; i < 4 && p != NULL; i++) {
-			fields[i] = p;
-			p = strchr(p, ':');
-			if (p != NULL)
-				*p++ = '\0';
-		}
-		if (fields[2] == NULL || strcmp(fields[0], name) != 0)
+	while (fp != NULL && !found && fgets(line, sizeof(line), fp) != NULL) {
+		if (!enclave_fields(line, f) || strcmp(by_uid ? f[2] : f[0], key) != 0)
 			continue;
-		*id = strtoul(fields[2], NULL, 10);
-		if (!group && fields[3] != NULL)
-			*gid = strtoul(fields[3], NULL, 10);
+		*uid = strtoul(f[2], NULL, 10);
+		if (f[3] != NULL)
+			*gid = strtoul(f[3], NULL, 10);
+		snprintf(name, name_len, "%s", f[0]);
 		found = true;
 	}
-	if (f != NULL)
-		fclose(f);
+	if (fp != NULL)
+		fclose(fp);
 	return found;
+}
+
+/* The gid of group name; or, with user set, the groups listing user as a
+ * member (the supplementary groups an engine gives a named user). */
+static size_t enclave_groups(const char *name, const char *user, gid_t *out, size_t max)
+{
+	char line[4096], *f[4];
+	FILE *fp = fopen("/etc/group", "re");
+	size_t n = 0;
+
+	while (fp != NULL && n < max && fgets(line, sizeof(line), fp) != NULL) {
+		bool hit = false;
+		if (!enclave_fields(line, f))
+			continue;
+		if (user == NULL)
+			hit = strcmp(f[0], name) == 0;
+		for (char *m = f[3], *next; user != NULL && !hit && m != NULL; m = next) {
+			next = strchr(m, ',');
+			if (next != NULL)
+				*next++ = '\0';
+			hit = strcmp(m, user) == 0;
+		}
+		if (hit)
+			out[n++] = (gid_t)strtoul(f[2], NULL, 10);
+	}
+	if (fp != NULL)
+		fclose(fp);
+	return n;
 }
 
 static bool enclave_numeric(const char *s, unsigned long *out)
@@ -134,10 +172,15 @@ static bool enclave_numeric(const char *s, unsigned long *out)
 	return true;
 }
 
+/* USER as Docker and runc read it: name or uid (a uid in /etc/passwd
+ * takes its gid from there, else gid 0), optional ":group" by name or
+ * gid, supplementary groups from /etc/group for a user with a name. */
 static ccm_code enclave_user(const char *spec, struct ccm_error *err)
 {
-	char u[256], *g;
-	unsigned long uid = 0, gid = 0;
+	char u[256], name[256] = "", *g;
+	unsigned long uid = 0, gid = 0, tmp;
+	gid_t groups[64];
+	size_t ng = 0;
 
 	if (spec[0] == '\0')
 		return CCM_OK;
@@ -147,16 +190,22 @@ static ccm_code enclave_user(const char *spec, struct ccm_error *err)
 	g = strchr(u, ':');
 	if (g != NULL)
 		*g++ = '\0';
-	if (!enclave_numeric(u, &uid) && !enclave_lookup("/etc/passwd", u, false, &uid, &gid))
+	if (enclave_numeric(u, &uid))
+		enclave_passwd(u, true, &tmp, &gid, name, sizeof(name));
+	else if (!enclave_passwd(u, false, &uid, &gid, name, sizeof(name)))
 		return ccm_fail(err, CCM_E_INPUT, "user '%s': not in /etc/passwd", u);
-	if (g != NULL && !enclave_numeric(g, &gid) &&
-	    !enclave_lookup("/etc/group", g, true, &gid, NULL))
-		return ccm_fail(err, CCM_E_INPUT, "group '%s': not in /etc/group", g);
-	if (setgroups(0, NULL) != 0 && getuid() == 0)
-		return ccm_fail(err, CCM_E_IO, "setgroups: %s", strerror(errno));
-	if (setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0)
-		return ccm_fail(err, CCM_E_IO, "cannot switch to user %s: %s", spec,
-		                strerror(errno));
+	if (g != NULL && !enclave_numeric(g, &gid)) {
+		if (enclave_groups(g, NULL, groups, 1) != 1)
+			return ccm_fail(err, CCM_E_INPUT, "group '%s': not in /etc/group", g);
+		gid = groups[0];
+	}
+	if (name[0] != '\0')
+		ng = enclave_groups(NULL, name, groups, sizeof(groups) / sizeof(groups[0]));
+	if ((setgroups(ng, groups) != 0 && getuid() == 0) || setgid((gid_t)gid) != 0 ||
+	    setuid((uid_t)uid) != 0)
+		return ccm_fail(
+		        err, CCM_E_IO, "cannot switch to user %s: %s%s", spec, strerror(errno),
+		        errno == EPERM ? " (the container needs CAP_SETUID and CAP_SETGID)" : "");
 	return CCM_OK;
 }
 
@@ -193,6 +242,28 @@ static ccm_code enclave_exec(char **argv, char **envp, struct ccm_error *err)
 	                enclave_env_path(envp));
 }
 
+/* A working directory the image lacks is created (0755), as runc and
+ * Docker do: a directory alone is allowed by the tree check, and what is
+ * put in it later is caught. */
+static int enclave_mkdirs(const char *path)
+{
+	char p[4200];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(p))
+		return -1;
+	memcpy(p, path, n + 1);
+	for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+		if (s != NULL)
+			*s = '\0';
+		if (mkdir(p, 0755) != 0 && errno != EEXIST)
+			return -1;
+		if (s == NULL)
+			return 0;
+		*s = '/';
+	}
+}
+
 static char **enclave_strv(json_t *a, json_t *b)
 {
 	size_t na = json_array_size(a), nb = b ? json_array_size(b) : 0;
@@ -215,7 +286,7 @@ static ccm_code enclave_exec_app(struct enclave *e, struct ccm_error *err)
 		rc = ccm_fail(err, CCM_E_NOMEM, "out of memory");
 	else if (strcmp(e->root, "/") != 0 && (chroot(e->root) != 0 || chdir("/") != 0))
 		rc = ccm_fail(err, CCM_E_IO, "chroot %s: %s", e->root, strerror(errno));
-	else if (chdir(wd) != 0)
+	else if (chdir(wd) != 0 && (errno != ENOENT || enclave_mkdirs(wd) != 0 || chdir(wd) != 0))
 		rc = ccm_fail(err, CCM_E_IO, "working directory %s: %s", wd, strerror(errno));
 	if (rc == CCM_OK)
 		rc = enclave_user(e->m.user, err);

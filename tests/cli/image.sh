@@ -4,7 +4,8 @@
 # with umoci from busybox-static, pushed with skopeo, converted, pulled back,
 # unpacked and checked file by file; then the runtime is run on the
 # unpacked root; then every refusal (unknown tag, wrong password, corrupted
-# blob, hostile tar entries, index without linux/amd64).
+# blob, hostile tar entries, index without linux/amd64), and valid images
+# of unusual forms (indexes, uncompressed and empty layers, USER, WORKDIR).
 . "$(dirname "$0")/lib.sh"
 ENCLAVE=$CCM_BIN/ccm-enclave
 for t in docker-registry skopeo umoci htpasswd python3; do
@@ -316,7 +317,7 @@ PY
 expect 1 "digest mismatch" $CONVERT --from $REG/test/busybox:1 --to oci:x:y --key key.pem
 
 # Hostile layers and indexes, built by hand as OCI layouts.
-python3 "$CCM_SRC/tests/cli/image-hostile.py" "$TMP/hostile" || failt "hostile image builder"
+python3 "$CCM_SRC/tests/cli/image-hostile.py" "$TMP/hostile" "$BUSYBOX" || failt "hostile image builder"
 expect 2 "'..' would escape the root" $CONVERT --from oci:hostile:dotdot --to oci:x:y --key key.pem
 expect 2 "goes through symlink 'etcl'" $CONVERT --from oci:hostile:abslink --to oci:x:y --key key.pem
 expect 2 "escapes the image root" $CONVERT --from oci:hostile:rellink --to oci:x:y --key key.pem
@@ -341,6 +342,47 @@ expect 0 '"files":2' $CONVERT --from oci:hostile:twice --to oci:twice-out:t --ke
 expect 0 '"files":2' $CONVERT --from $REG/test/twice:1 --to $REG/test/twice-enc:1 --key key.pem --json
 if command -v zstd >/dev/null; then
 	expect 0 '"files":2' $CONVERT --from oci:hostile:zstd --to oci:zstd-out:z --key key.pem --json
+fi
+# Unusual but valid forms: several platforms (OCI index, Docker manifest
+# list), uncompressed Docker layers, zero-byte layers, an opaque directory
+# marker after its own layer's entries; and configs refused before the pull.
+expect 0 '"files":1' $CONVERT --from oci:hostile:multi --to oci:multi-out:m --key key.pem --json
+expect 0 "manifest.v2+json" $CONVERT --from oci:hostile:dlist --to oci:dlist-out:d --key key.pem --json
+expect 0 '"files":1' $CONVERT --from oci:hostile:dockerplain --to oci:dplain-out:d --key key.pem --json
+expect 0 '"layers":4' $CONVERT --from oci:hostile:emptylayer --to oci:empty-out:e --key key.pem --json
+expect 0 '"files":2' $CONVERT --from oci:hostile:opqlate --to oci:opq-out:o --key key.pem --json
+# A hardlink outside the read-write directories to a file in one is listed.
+expect 0 '"files":2' $CONVERT --from oci:hostile:hardrw --to oci:hardrw-out:h --key key.pem --rw-dir /data --json
+# A hardlinked symlink (Docker's tar writer makes them) is that symlink.
+expect 0 '"files":1' $CONVERT --from oci:hostile:hardsym --to oci:hardsym-out:h --key key.pem --json
+expect 2 "/opt is not a directory" $CONVERT --from oci:hostile:optlink --to oci:x:y --key key.pem
+expect 2 "no Entrypoint and no Cmd" $CONVERT --from oci:hostile:neither --to oci:x:y --key key.pem
+expect 2 "Env entry 'NOEQ' is not NAME=VALUE" $CONVERT --from oci:hostile:envnoeq --to oci:x:y --key key.pem
+expect 2 "working directory 'rel' is not absolute" $CONVERT --from oci:hostile:relwd --to oci:x:y --key key.pem
+# USER by name: the runtime starts as root (it must read root-only files)
+# and switches itself, with the supplementary groups; a numeric USER takes
+# its gid from /etc/passwd; a missing WORKDIR is created; VOLUMEs are
+# read-write directories; rw_dirs and exposed_ports are sorted.
+$CONVERT --from oci:hostile:users --to oci:users-out:u --key key.pem >/dev/null 2>&1
+$CONVERT --from oci:hostile:users --to oci:users-out:n --key key.pem --user 1000 --workdir /new/wd \
+	--rw-dir /zz --rw-dir /aa >/dev/null 2>&1
+mkdir us un && umoci unpack --image users-out:u us >/dev/null 2>&1 && umoci unpack --image users-out:n un >/dev/null 2>&1
+chmod 755 us/rootfs un/rootfs # as an engine's root; umoci makes it 0700
+python3 - us/config.json us/rootfs/opt/ccm/manifest.json un/config.json <<'PY' && pass || failt "users: config or manifest"
+import json, sys
+u = json.load(open(sys.argv[1]))["process"]
+m = json.load(open(sys.argv[2]))
+assert (u["user"]["uid"], u["user"]["gid"], u["cwd"]) == (0, 0, "/home/app"), u
+assert m["user"] == "app" and m["workdir"] == "/home/app" and m["env"] == ["A=x=y"], m
+assert m["exposed_ports"] == ["80/tcp", "9000/tcp"] and "/etc/shadow" in m["files"], m
+assert m["rw_dirs"] == ["/dev", "/proc", "/srv/db", "/sys"] and "/srv/db/seed" not in m["files"], m
+assert json.load(open(sys.argv[3]))["process"]["cwd"] == "/new/wd"
+n = json.load(open(sys.argv[3].replace("config.json", "rootfs/opt/ccm/manifest.json")))
+assert n["rw_dirs"] == ["/aa", "/dev", "/proc", "/srv/db", "/sys", "/zz"] and n["user"] == "1000", n
+PY
+if [ "$(id -u)" = 0 ]; then
+	expect 0 "1000:1001:1001 50 /home/app" env CCM_ENCLAVE_ROOT=$TMP/us/rootfs $ENCLAVE
+	expect 0 "1000:1001:1001 50 /new/wd" env CCM_ENCLAVE_ROOT=$TMP/un/rootfs $ENCLAVE
 fi
 expect 2 "Couldn't connect" $CCM image convert --insecure-registry 127.0.0.1:1 \
 	--from oci:oci:base --to 127.0.0.1:1/x/y:1 --key key.pem
