@@ -33,32 +33,9 @@ jt=$(jget "$OUT" token)
 APORT=$(free_port)
 agent_run "$jt"
 
-# What both client scripts below make: a key with its CSR, and the report
-# an enclave of good.sig would present for that key (base64).
-cat >"$T/attest_client.py" <<'PY'
-import base64, subprocess
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
-def key_csr(cn, extensions=()):
-    k = ec.generate_private_key(ec.SECP256R1())
-    b = x509.CertificateSigningRequestBuilder().subject_name(
-        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-    for e in extensions:
-        b = b.add_extension(e, critical=False)
-    return k, b.sign(k, hashes.SHA256())
-
-def report(ccm, tmp, k, name):
-    path = "%s/%s.pem" % (tmp, name)
-    with open(path, "wb") as f:
-        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()))
-    subprocess.run([ccm, "attest", "report", "--sigstruct", tmp + "/good.sig", "--key", path,
-                    "-o", path + ".rep"], check=True)
-    return base64.b64encode(open(path + ".rep", "rb").read()).decode()
-PY
+# attest_client.py: a key with its CSR, and the report an enclave of
+# good.sig would present for that key (both client scripts below).
+cp "$(dirname "$0")/attest_client.py" "$T/"
 
 # 40 good requests (half asking for one name), 3 for a name not
 # whitelisted, 2 CSRs with a broken signature, 1 malformed CSR, 1 report

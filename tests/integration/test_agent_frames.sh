@@ -26,6 +26,7 @@ APORT=$(free_port)
 agent_run "$jt"
 agent_stop
 new_sigstruct good 1 1 >/dev/null
+cp "$(dirname "$0")/attest_client.py" "$T/"
 
 # The fake's TLS: its own CA and a certificate for 127.0.0.1.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
@@ -60,27 +61,18 @@ done
 [ "$(jget "$T/v.json" enrolled)" = true ] || fail "agent with its saved identity not up"
 
 "$PY" - "$APORT" "$T" "$CCM_BIN/ccm" <<'PY' || fail "framed answers"
-import base64, http.client, json, re, subprocess, sys, threading
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+import http.client, json, re, sys, threading
+from cryptography.hazmat.primitives import serialization
 
 port, tmp, ccm = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+sys.path.insert(0, tmp)
+import attest_client
 N = 12  # > 3 batchers: at least one batch of two or more
 
 def body(i):
-    k = ec.generate_private_key(ec.SECP256R1())
-    csr = x509.CertificateSigningRequestBuilder().subject_name(
-        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "c%d" % i)])).sign(k, hashes.SHA256())
-    path = "%s/k%d.pem" % (tmp, i)
-    with open(path, "wb") as f:
-        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()))
-    subprocess.run([ccm, "attest", "report", "--sigstruct", tmp + "/good.sig", "--key", path,
-                    "-o", path + ".rep"], check=True)
-    rep = base64.b64encode(open(path + ".rep", "rb").read()).decode()
-    return json.dumps({"report": rep, "csr": csr.public_bytes(serialization.Encoding.PEM).decode()})
+    k, csr = attest_client.key_csr("c%d" % i)
+    return json.dumps({"report": attest_client.report(ccm, tmp, k, "k%d" % i),
+                       "csr": csr.public_bytes(serialization.Encoding.PEM).decode()})
 
 bodies = [body(i) for i in range(N)]
 
