@@ -145,20 +145,24 @@ static void api_sys_login_done(struct req *r, void *arg)
 	struct api_sys_login *l = arg;
 	struct store_user u;
 	struct ccm_error err;
-	bool ok = l->ok && l->uid > 0 && store_user_get(r->d->store, l->uid, &u, &err) == CCM_OK &&
-	          strcmp(u.pw_hash, l->hash) == 0;
+	bool ok;
 
+	if (r->status != 0) /* no transaction could begin: r has its error */
+		goto out;
+	ok = l->ok && l->uid > 0 && store_user_get(r->d->store, l->uid, &u, &err) == CCM_OK &&
+	     strcmp(u.pw_hash, l->hash) == 0;
 	if (!ok || u.disabled) {
 		auth_limit_fail(r->d, l->ukey, l->now);
 		auth_limit_fail(r->d, l->akey, l->now);
 		server_error(r, 401, "bad_credentials",
 		             ok ? "user disabled" : "wrong e-mail address or password");
-	} else {
-		auth_limit_clear(r->d, l->ukey);
-		snprintf(r->actor, sizeof(r->actor), "user:%" PRId64, u.id);
-		snprintf(r->object, sizeof(r->object), "user:%" PRId64, u.id);
-		api_sys_session(r, &u);
+		goto out;
 	}
+	auth_limit_clear(r->d, l->ukey);
+	snprintf(r->actor, sizeof(r->actor), "user:%" PRId64, u.id);
+	snprintf(r->object, sizeof(r->object), "user:%" PRId64, u.id);
+	api_sys_session(r, &u);
+out:
 	api_sys_login_free(l);
 }
 

@@ -190,8 +190,10 @@ ccm_code server_audit_append(struct req *r, const char *result, struct ccm_error
 const char *server_query(struct req *r, const char *name);
 /* From a handler: work(arg) off the loop, then resume(r, arg) on the loop
  * as a handler of r's route (in its own transaction; r's reply is sent
- * after it). False with 503 set when the queue is full; without the
- * thread, work and resume run inline. */
+ * after it). resume is called once whatever happens: with r's status
+ * already an error (no transaction could begin) it only cleans up. False
+ * with 503 set when the queue is full; without the thread, work and
+ * resume run inline. */
 bool server_defer(struct req *r, void (*work)(void *arg), void (*resume)(struct req *r, void *arg),
                   void *arg);
 /* An optional positive id in the query (0 when absent); false with a 400

@@ -605,7 +605,16 @@ struct server_deferred {
 	void (*work)(void *arg);
 	void (*resume)(struct req *r, void *arg);
 	void *arg;
+	bool resumed;
 };
+
+static void server_deferred_resume(struct req *r, void *arg)
+{
+	struct server_deferred *x = arg;
+
+	x->resumed = true;
+	x->resume(r, x->arg);
+}
 
 static void server_deferred_done(void *arg)
 {
@@ -614,7 +623,9 @@ static void server_deferred_done(void *arg)
 	uint64_t commits = store_commit_count(r->d->store);
 
 	r->deferred = false;
-	server_run(r, x->resume, x->arg);
+	server_run(r, server_deferred_resume, x);
+	if (!x->resumed) /* no transaction: r has its error, resume cleans up */
+		x->resume(r, x->arg);
 	free(x);
 	server_complete(r, commits);
 }
@@ -638,7 +649,7 @@ bool server_defer(struct req *r, void (*work)(void *arg), void (*resume)(struct 
 	}
 	if ((x = malloc(sizeof(*x))) == NULL)
 		return server_error(r, 500, "internal", "out of memory");
-	*x = (struct server_deferred){r, work, resume, arg};
+	*x = (struct server_deferred){r, work, resume, arg, false};
 	if (!defer_submit(r->d->defer, server_deferred_work, server_deferred_done, x)) {
 		free(x);
 		r->retry_after = 1;
