@@ -27,7 +27,8 @@ static void reply_text(struct evhttp_request *req, int status, const char *s, si
 
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	                  "application/json");
-	if (buf != NULL && s != NULL)
+	/* evhttp would send it: a reply to HEAD has no body. */
+	if (buf != NULL && s != NULL && evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
 		evbuffer_add(buf, s, len);
 	evhttp_send_reply(req, status, status < 300 ? "OK" : "Error", buf);
 	evbuffer_free(buf);
@@ -282,6 +283,11 @@ static void on_instances(struct evhttp_request *req, struct agent *a)
 	json_t *body, *reply = NULL;
 	int status;
 
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		reply_error(req, 405, "method_not_allowed", "use GET or POST");
+		return;
+	}
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
 		reply = instance_list(a);
 		reply_json(req, 200, reply);
@@ -305,6 +311,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	int64_t id;
 
+	/* evhttp's own cap is twice this, so a body in between gets JSON. */
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > AGENT_MAX_BODY) {
+		reply_error(req, 413, "too_large", "request body over the 65536-byte limit");
+		return;
+	}
 	if (path != NULL && strcmp(path, "/v1/version") == 0) {
 		if (m != EVHTTP_REQ_GET)
 			reply_error(req, 405, "method_not_allowed", "use GET");
@@ -335,10 +346,15 @@ ccm_code local_start(struct agent *a, struct ccm_error *err)
 	a->http = evhttp_new(a->base);
 	if (a->http == NULL)
 		return ccm_fail(err, CCM_E_NOMEM, "local API: cannot create the HTTP server");
-	evhttp_set_max_body_size(a->http, AGENT_MAX_BODY);
+	evhttp_set_max_body_size(a->http, 2 * AGENT_MAX_BODY);
 	evhttp_set_max_headers_size(a->http, 16 * 1024);
 	evhttp_set_timeout(a->http, 30);
-	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	/* All that evhttp parses reach on_request: a wrong one gets JSON 405,
+	 * not evhttp's HTML 501. */
+	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+	                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+	                                            EVHTTP_REQ_HEAD | EVHTTP_REQ_CONNECT);
 	evhttp_set_gencb(a->http, on_request, a);
 	if (evhttp_bind_socket(a->http, a->cfg.listen_addr, a->cfg.port) != 0)
 		return ccm_fail(err, CCM_E_IO, "local API: cannot listen on %s:%u",

@@ -39,16 +39,19 @@ void agent_log(const char *level, const char *msg, const char *detail)
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: ccm-agent --manager URL --cacert FILE --data DIR [--join-token TOKEN]\n"
-	        "                 [--listen ADDR:PORT] [--name NAME] [--label k=v ...]\n"
+	        "usage: ccm-agent --manager URL --join-token TOKEN [--listen ADDR:PORT]\n"
+	        "                 --data DIR [--cacert FILE] [--name NAME] [--label k=v ...]\n"
 	        "                 [--keepalive SECONDS] [--renew-before SECONDS]\n"
 	        "                 [--batch-answers frames|json] [--once]\n\n"
 	        "The ccm node agent: enrolls this node with the manager (join token on first\n"
 	        "start only), keeps its identity in DIR, sends heartbeats, and serves the local\n"
 	        "attestation API to runtimes on this node (default 127.0.0.1:9092).\n\n"
 	        "  --manager URL       the manager, e.g. https://127.0.0.1:8443\n"
-	        "  --cacert FILE       the manager's CA certificate (PEM)\n"
-	        "  --join-token TOKEN  or the environment variable CCM_JOIN_TOKEN\n"
+	        "  --cacert FILE       the manager's CA certificate (PEM; its DATA/ca.pem), or\n"
+	        "                      CCM_CACERT; without either the system trust store, which\n"
+	        "                      only trusts a manager started with --tls-cert\n"
+	        "  --join-token TOKEN  or the environment variable CCM_JOIN_TOKEN (needed on the\n"
+	        "                      first start only)\n"
 	        "  --data DIR          node key (0600), certificate, state\n"
 	        "  --listen ADDR:PORT  local API address (default 127.0.0.1:9092)\n"
 	        "  --name NAME         node name (default: the host name)\n"
@@ -103,6 +106,9 @@ static int parse_args(struct agent_config *c, int argc, char **argv)
 	c->keepalive_s = AGENT_DEFAULT_KEEPALIVE;
 	c->port = AGENT_DEFAULT_PORT;
 	c->join_token = getenv("CCM_JOIN_TOKEN");
+	c->cacert = getenv("CCM_CACERT");
+	if (c->cacert != NULL && c->cacert[0] == '\0')
+		c->cacert = NULL;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'm':
@@ -175,9 +181,8 @@ static int parse_args(struct agent_config *c, int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || c->manager_url == NULL || c->cacert == NULL || c->data_dir == NULL) {
-		fprintf(stderr,
-		        "ccm-agent: --manager, --cacert and --data are required (see --help)\n");
+	if (optind != argc || c->manager_url == NULL || c->data_dir == NULL) {
+		fprintf(stderr, "ccm-agent: --manager and --data are required (see --help)\n");
 		return 2;
 	}
 	if (strncmp(c->manager_url, "https://", 8) != 0) {

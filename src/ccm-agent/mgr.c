@@ -79,7 +79,9 @@ static void mgr_setup(struct mgr_conn *c, char *cert)
 	struct curl_blob cb, kb;
 
 	curl_easy_reset(c->curl);
-	curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->a->cfg.cacert);
+	/* No --cacert nor CCM_CACERT: libcurl's default, the system store. */
+	if (c->a->cfg.cacert != NULL)
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->a->cfg.cacert);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdr);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, util_capbuf_write);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 30L);
@@ -158,7 +160,12 @@ static ccm_code mgr_perform(struct mgr_conn *c, const char *method, const char *
 	}
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	cc = curl_easy_perform(c->curl);
-	if (cc != CURLE_OK)
+	if (cc == CURLE_PEER_FAILED_VERIFICATION)
+		rc = ccm_fail(err, CCM_E_IO,
+		              "manager %s: %s (the manager's certificate is not trusted: give its "
+		              "CA, ccmd's DATA/ca.pem, with --cacert FILE or CCM_CACERT)",
+		              url, curl_easy_strerror(cc));
+	else if (cc != CURLE_OK)
 		rc = ccm_fail(err, CCM_E_IO, "manager %s: %s", url,
 		              b.over ? "response too large" : curl_easy_strerror(cc));
 	else {

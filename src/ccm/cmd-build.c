@@ -90,7 +90,11 @@ static int build_wait(const struct mgr *m, const struct mgr_args *a, const char 
 			if (strcmp(st, "FAILED") == 0) {
 				fprintf(stderr, "ccm: build failed: %s\n",
 				        json_string_value(json_object_get(c, "reason")));
-				json_decref(o);
+				/* --json still prints the one object: the build, FAILED. */
+				if (a->json)
+					mgr_show(a, o);
+				else
+					json_decref(o);
 				return 1;
 			}
 			return mgr_show(a, o);

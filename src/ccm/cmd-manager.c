@@ -422,6 +422,40 @@ static int mgr_login_reply(const struct mgr_args *a, json_t *o)
 	return a->json ? (cli_json_print(o), 0) : (json_decref(o), 0);
 }
 
+/* POST /v1/sys/signup (ccmd --open-signup): a user, no session; log in next. */
+static int cmd_signup(int argc, char **argv)
+{
+	struct mgr_args a;
+	struct mgr m;
+	char pw[260] = "";
+	const char *email, *pf;
+	json_t *body, *out = NULL;
+	int rc = mgr_parse("signup", argc, argv, "email= name= password-file= json", 0, 0, &a);
+
+	if (rc != 0)
+		return rc;
+	email = mgr_opt(&a, "email") ? mgr_opt(&a, "email") : getenv("CCM_EMAIL");
+	pf = mgr_opt(&a, "password-file");
+	if (email == NULL)
+		return cli_usage("signup", "--email is required (or CCM_EMAIL)");
+	if (pf == NULL)
+		return cli_usage("signup", "--password-file FILE is required");
+	if ((rc = mgr_read_secret(pf, pw, sizeof(pw))) != 0)
+		goto out;
+	if ((rc = mgr_init(&m, false)) != 0)
+		goto out;
+	m.token[0] = '\0';
+	body = json_pack("{s:s,s:s}", "email", email, "password", pw);
+	if (mgr_opt(&a, "name"))
+		json_object_set_new(body, "name", json_string(mgr_opt(&a, "name")));
+	rc = mgr_call(&m, "POST", "/v1/sys/signup", body, &out);
+	if (rc == 0)
+		rc = mgr_show(&a, out);
+out:
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return rc;
+}
+
 static int cmd_login(int argc, char **argv)
 {
 	struct mgr_args a;
@@ -689,16 +723,17 @@ static int cmd_account_delete(int argc, char **argv)
 	return mgr_simple(&a, "DELETE", path, NULL);
 }
 
-static int cmd_account_ca(int argc, char **argv)
+/* GET an account's PEM document (CA certificate, CRL) to stdout or -o. */
+static int account_pem(int argc, char **argv, const char *cmd, const char *suffix)
 {
 	struct mgr_args a;
 	struct mgr m;
 	struct ccm_error err;
 	char path[256], *text = NULL;
 	long st;
-	int rc = mgr_parse("account ca", argc, argv, "output=", 1, 1, &a);
+	int rc = mgr_parse(cmd, argc, argv, "output=", 1, 1, &a);
 
-	if (rc != 0 || (rc = mgr_account_path(&a, "/ca.pem", path, sizeof(path))) != 0 ||
+	if (rc != 0 || (rc = mgr_account_path(&a, suffix, path, sizeof(path))) != 0 ||
 	    (rc = mgr_init(&m, true)) != 0)
 		return rc;
 	st = mgr_http(&m, "GET", path, NULL, NULL, &text);
@@ -713,6 +748,16 @@ static int cmd_account_ca(int argc, char **argv)
 	}
 	free(text);
 	return rc;
+}
+
+static int cmd_account_ca(int argc, char **argv)
+{
+	return account_pem(argc, argv, "account ca", "/ca.pem");
+}
+
+static int cmd_account_crl(int argc, char **argv)
+{
+	return account_pem(argc, argv, "account crl", "/crl.pem");
 }
 
 static int cmd_account_members(int argc, char **argv)
@@ -914,8 +959,17 @@ static int cmd_audit_list(int argc, char **argv)
 
 	if (rc != 0)
 		return rc;
-	snprintf(path, sizeof(path), "/v1/audit");
-	mgr_q(path, sizeof(path), "account", mgr_opt(&a, "account"));
+	/* One account's entries through its own route, which its MANAGER may
+	 * read too (GET /v1/audit?account= is for administrators only). */
+	if (mgr_opt(&a, "account") != NULL) {
+		uint64_t id;
+		if ((rc = cli_u64("--account", mgr_opt(&a, "account"), (uint64_t)1 << 53, &id)) !=
+		    0)
+			return rc;
+		snprintf(path, sizeof(path), "/v1/accounts/%" PRIu64 "/audit", id);
+	} else {
+		snprintf(path, sizeof(path), "/v1/audit");
+	}
 	mgr_q(path, sizeof(path), "action", mgr_opt(&a, "action"));
 	mgr_q(path, sizeof(path), "actor", mgr_opt(&a, "actor"));
 	mgr_q(path, sizeof(path), "result", mgr_opt(&a, "result"));
@@ -1027,6 +1081,12 @@ const struct cmd_entry cmd_manager_entries[] = {
          "The manager comes from --server/--cacert before the command, or CCM_SERVER and\n"
          "CCM_CACERT, e.g. 'ccm --server https://localhost:8443 --cacert ca.pem login ...'\n",
          cmd_login},
+        {"signup", "--email EMAIL --password-file FILE [--name NAME] [--json]",
+         "create your own user (POST /v1/sys/signup; ccmd --open-signup), then 'ccm login'",
+         "  --email EMAIL          or CCM_EMAIL\n"
+         "  --password-file FILE   first line is the password ('-': stdin), 8+ characters\n"
+         "  --name NAME            display name\n" JSONOPT,
+         cmd_signup},
         {"logout", "[--json]", "revoke the session token and forget it", JSONOPT, cmd_logout},
         {"whoami", "[--json]", "the logged-in user and its accounts", JSONOPT, cmd_whoami},
         {"account create",
@@ -1052,6 +1112,9 @@ const struct cmd_entry cmd_manager_entries[] = {
          cmd_account_delete},
         {"account ca", "ID [--output FILE]", "the account CA certificate (PEM)", NULL,
          cmd_account_ca},
+        {"account crl", "ID [--output FILE]",
+         "the account CA's certificate revocation list (PEM; GET /v1/accounts/ID/crl.pem)", NULL,
+         cmd_account_crl},
         {"account members", "ID [--json]", "members of an account and their roles", JSONOPT,
          cmd_account_members},
         {"user list", "[--limit N] [--offset N] [--json]", "all users (administrator)", JSONOPT,
@@ -1075,8 +1138,12 @@ const struct cmd_entry cmd_manager_entries[] = {
          cmd_token_create},
         {"token list", "ACCOUNT [--json]", "API tokens of an account", JSONOPT, cmd_token_list},
         {"token revoke", "ACCOUNT ID", "revoke an API token", JSONOPT, cmd_token_revoke},
-        {"audit list", "[--account ID] [--action A] [--actor X] [--result R] [--since SEQ]",
-         "audit entries (administrator)", JSONOPT, cmd_audit_list},
+        {"audit list",
+         "[--account ID] [--action A] [--actor X] [--result R] [--since SEQ] [--limit N] "
+         "[--offset N]",
+         "audit entries (administrator; with --account also that account's MANAGER)",
+         "  --account ID           only this account (GET /v1/accounts/ID/audit)\n" JSONOPT,
+         cmd_audit_list},
         {"audit verify", "[--json]",
          "recompute the audit hash chain; names the first entry that does not fit", JSONOPT,
          cmd_audit_verify},

@@ -257,10 +257,15 @@ static int cmd_task_approve(int argc, char **argv)
 
 static int cmd_task_deny(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
-		if (strncmp(argv[i], "--reason", 8) == 0)
-			return objects_one(argc, argv, "task deny", "POST", "tasks", "/deny", true);
-	return cli_usage("task deny", "--reason TEXT is required");
+	struct mgr_args a;
+	int rc;
+
+	/* Usage first, so that an unknown option is named as such. */
+	if ((rc = mgr_parse("task deny", argc, argv, OBJ_COMMON " reason=", 1, 1, &a)) != 0)
+		return rc;
+	if (mgr_opt(&a, "reason") == NULL)
+		return cli_usage("task deny", "--reason TEXT is required");
+	return objects_one(argc, argv, "task deny", "POST", "tasks", "/deny", true);
 }
 
 /* ---- nodes and join tokens ---------------------------------------------------------------------

@@ -112,8 +112,9 @@ static int quote_read(const char *path, struct ccm_quote **q, bool json)
 	size_t len = 0;
 	ccm_code rc = util_read_file(path, CCM_QUOTE_MAX_BYTES, &buf, &len, &err);
 
-	if (rc == CCM_OK)
-		rc = ccm_quote_parse(buf, len, q, &err);
+	if (rc != CCM_OK) /* the message names the path already */
+		return quote_unusable(&err, json, "quote file");
+	rc = ccm_quote_parse(buf, len, q, &err);
 	free(buf);
 	if (rc != CCM_OK) {
 		ccm_error_prefix(&err, "%s", path);

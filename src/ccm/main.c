@@ -112,7 +112,8 @@ static const struct cmd_entry *find_cmd(int argc, char **argv, int *used)
 	return best;
 }
 
-/* Rows whose name starts with the given words (a group listing). */
+/* Rows whose name starts with the given words (a group listing); f NULL
+ * only counts them. */
 static int list_prefix(FILE *f, int argc, char **argv)
 {
 	char prefix[256] = "";
@@ -130,7 +131,8 @@ static int list_prefix(FILE *f, int argc, char **argv)
 			if (strncmp(e->name, prefix, len) != 0 ||
 			    (len > 0 && e->name[len] != ' ' && e->name[len] != '\0'))
 				continue;
-			fprintf(f, "  %-22s %s\n", e->name, e->help);
+			if (f != NULL)
+				fprintf(f, "  %-22s %s\n", e->name, e->help);
 			shown++;
 		}
 	}
@@ -171,7 +173,7 @@ static int cmd_help(int argc, char **argv)
 	const struct cmd_entry *e;
 	int used;
 
-	if (argc == 0) {
+	if (argc == 0 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
 		print_main_help(stdout);
 		return 0;
 	}
@@ -183,6 +185,41 @@ static int cmd_help(int argc, char **argv)
 	if (list_prefix(stdout, argc, argv) > 0)
 		return 0;
 	fprintf(stderr, "ccm: unknown command '%s' (see 'ccm --help')\n", argv[0]);
+	return 2;
+}
+
+/* No row matched: "ccm GROUP [SUB] --help" lists the group (exit 0), a bare
+ * or misspelt group lists it on stderr with the reason (exit 2). */
+static int group_help(int argc, char **argv)
+{
+	int words = 0, known = 1;
+
+	while (words < argc && argv[words][0] != '-')
+		words++;
+	if (wants_help(argc, argv) && words > 0 && list_prefix(NULL, words, argv) > 0) {
+		printf("usage: ccm");
+		for (int i = 0; i < words; i++)
+			printf(" %s", argv[i]);
+		printf(" SUBCOMMAND [ARGS...]\n\nsubcommands:\n");
+		list_prefix(stdout, words, argv);
+		printf("\n'ccm COMMAND --help' shows one command.\n");
+		return 0;
+	}
+	if (list_prefix(NULL, 1, argv) == 0) {
+		fprintf(stderr, "ccm: unknown command '%s' (see 'ccm --help')\n", argv[0]);
+		return 2;
+	}
+	/* The longest run of words that still names a group. */
+	while (known < words && list_prefix(NULL, known + 1, argv) > 0)
+		known++;
+	list_prefix(stderr, known, argv);
+	fputs("ccm", stderr);
+	for (int i = 0; i < known; i++)
+		fprintf(stderr, " %s", argv[i]);
+	if (known < words)
+		fprintf(stderr, ": unknown subcommand '%s'\n", argv[known]);
+	else
+		fputs(": missing subcommand\n", stderr);
 	return 2;
 }
 
@@ -210,14 +247,8 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "help") == 0)
 		return cmd_help(argc - 2, argv + 2);
 	e = find_cmd(argc - 1, argv + 1, &used);
-	if (e == NULL) {
-		if (list_prefix(stderr, 1, argv + 1) > 0) {
-			fprintf(stderr, "ccm %s: missing subcommand\n", argv[1]);
-			return 2;
-		}
-		fprintf(stderr, "ccm: unknown command '%s' (see 'ccm --help')\n", argv[1]);
-		return 2;
-	}
+	if (e == NULL)
+		return group_help(argc - 1, argv + 1);
 	if (wants_help(argc - 1 - used, argv + 1 + used)) {
 		print_cmd_help(stdout, e);
 		return 0;

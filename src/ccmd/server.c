@@ -253,6 +253,9 @@ static void server_send(struct req *r, int64_t t0_us)
 	                 "path", evhttp_request_get_uri(r->ev), "status", r->status, "us",
 	                 (json_int_t)((int64_t)tv.tv_sec * 1000000 + tv.tv_usec - t0_us), "client",
 	                 r->client);
+	/* evhttp would send it: a reply to HEAD has no body (RFC 9110 9.3.2). */
+	if (evhttp_request_get_command(r->ev) == EVHTTP_REQ_HEAD)
+		evbuffer_drain(buf, evbuffer_get_length(buf));
 	evhttp_send_reply(r->ev, r->status, server_status_text(r->status), buf);
 	evbuffer_free(buf);
 	log_event("info", "request", line);
@@ -462,6 +465,12 @@ static const char *server_method(struct evhttp_request *ev)
 		return "PATCH";
 	case EVHTTP_REQ_DELETE:
 		return "DELETE";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
 	default:
 		return "OTHER";
 	}
@@ -552,6 +561,29 @@ static void server_call_route(struct req *r, void *arg)
 	r->route->handler(r);
 }
 
+/* 405 with the Allow header RFC 9110 asks for: the methods of the rows
+ * whose template matches the path. */
+static void server_method_not_allowed(struct req *r, const char *path)
+{
+	char allow[64] = "";
+	size_t len = 0;
+
+	for (const struct route *rt = route_table; rt->method; rt++) {
+		bool other;
+		if (route_match(rt->method, path, NULL, &other) != rt || strstr(allow, rt->method))
+			continue;
+		int n = snprintf(allow + len, sizeof(allow) - len, "%s%s", len ? ", " : "",
+		                 rt->method);
+		if (n < 0 || (size_t)n >= sizeof(allow) - len)
+			break;
+		len += (size_t)n;
+	}
+	if (len > 0)
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Allow", allow);
+	server_error(r, 405, "method_not_allowed", "method not allowed on this path (allowed: %s)",
+	             len ? allow : "none");
+}
+
 static void server_handle(struct evhttp_request *ev, void *arg)
 {
 	struct ccmd *d = arg;
@@ -576,10 +608,10 @@ static void server_handle(struct evhttp_request *ev, void *arg)
 	server_peer(r);
 	method = server_method(ev);
 	r->route = path ? route_match(method, path, r, &path_only) : NULL;
-	if (r->route == NULL)
-		server_error(r, path_only ? 405 : 404,
-		             path_only ? "method_not_allowed" : "not_found",
-		             path_only ? "method not allowed on this path" : "no such route");
+	if (r->route == NULL && path_only)
+		server_method_not_allowed(r, path);
+	else if (r->route == NULL)
+		server_error(r, 404, "not_found", "no such route");
 	else if (q != NULL && evhttp_parse_query_str(q, &r->query) != 0)
 		server_error(r, 400, "bad_query", "malformed query string");
 	else if (strcmp(method, "GET") != 0 && d->durable != NULL && durable_failed(d->durable))
@@ -753,8 +785,12 @@ ccm_code server_start(struct ccmd *d, struct ccm_error *err)
 	evhttp_set_max_body_size(d->http, (ev_ssize_t)(2 * cap));
 	evhttp_set_max_headers_size(d->http, 16 * 1024);
 	evhttp_set_timeout(d->http, 30);
+	/* Every method evhttp parses reaches server_handle, so one the API
+	 * does not use still gets the JSON 405 rather than evhttp's HTML 501. */
 	evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PATCH |
-	                                            EVHTTP_REQ_DELETE);
+	                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
+	                                            EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS |
+	                                            EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
 	d->sock = evhttp_bind_socket_with_handle(d->http, d->cfg.listen_addr, d->cfg.port);
 	if (d->sock == NULL)
 		return ccm_fail(err, CCM_E_IO, "cannot listen on %s:%u", d->cfg.listen_addr,

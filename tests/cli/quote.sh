@@ -75,6 +75,9 @@ head -c 1000 $P/quote.dat >$TMP/trunc.dat
 expect 2 "signature data size at offset 432: 4164 exceeds" $CCM quote verify $TMP/trunc.dat --collateral $P/collateral --at $AT
 expect 2 "at offset" $CCM quote show $TMP/trunc.dat
 expect 2 '"failure":"quote format"' $CCM quote verify $TMP/trunc.dat --collateral $P/collateral --at $AT --json
+# A missing file is not a format failure, and its path is named once.
+expect 2 '"failure":"quote file","error":"'$TMP'/none.dat: No such file' $CCM quote verify $TMP/none.dat --collateral $P/collateral --json
+expect 2 "ccm: $TMP/none.dat: No such file" $CCM quote show $TMP/none.dat
 python3 -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[0]=2; open(sys.argv[2],"wb").write(b)' $P/quote.dat $TMP/v2.dat
 expect 2 "version at offset 0: 2 is not supported" $CCM quote show $TMP/v2.dat
 python3 -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[2]=3; open(sys.argv[2],"wb").write(b)' $P/quote.dat $TMP/k3.dat

@@ -16,6 +16,20 @@ for c in "sgx keygen" "sgx measure" "sgx sign" "sgx sigstruct" "bench measure"; 
 done
 expect 2 "unknown command 'nosuch'" $CCM nosuch
 expect 2 "missing subcommand" $CCM sgx
+# A group takes --help too: its commands on stdout, exit 0 (DESIGN: every
+# command takes --help); a misspelt subcommand is named.
+for g in sgx image bench account user token audit app build task node "node token" cert quote \
+	registry attest; do
+	expect 0 "usage: ccm $g SUBCOMMAND" $CCM $g --help
+done
+out=$($CCM node token --help 2>/dev/null)
+case "$out" in *"node token create"*) pass ;; *) failt "node token --help on stdout: $out" ;; esac
+expect 0 "usage: ccm [--version]" $CCM help --help
+expect 2 "unknown subcommand 'nosuch'" $CCM sgx nosuch
+expect 2 "unknown subcommand 'nosuch'" $CCM sgx nosuch --help
+expect 2 "ccm node token: unknown subcommand 'nosuch'" $CCM node token nosuch
+expect 2 "ccm node token: missing subcommand" $CCM node token
+expect 2 "unknown command 'nosuch'" $CCM nosuch --help
 expect 2 "expected one FILE.sgxs" $CCM sgx measure
 
 # Measurement of the vectors.

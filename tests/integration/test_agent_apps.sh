@@ -83,6 +83,20 @@ for bad in 0 01 abc -1 1x 99999999999999999; do
 done
 local_api POST "/v1/apps/$app/config" '{}'
 expect_status 405 "POST app config"
+# Every method, also those the agent never uses, answers in JSON (they
+# were evhttp's HTML 501), and a body over 64 KiB gets the JSON 413.
+for m in PUT DELETE PATCH OPTIONS; do
+	for p in /v1/version /v1/attest /v1/instances "/v1/apps/$app/config"; do
+		local_api $m "$p"
+		expect_error 405 method_not_allowed "" "$m $p"
+	done
+done
+st=$(curl -sS -I -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$APORT/v1/version")
+[ "$st" = "405 0" ] || fail "HEAD /v1/version: $st (want 405 without a body)"
+head -c 70000 /dev/zero | tr '\0' a >"$T/big"
+STATUS=$(curl -sS -o "$OUT" -w '%{http_code}' -H 'Content-Type: application/json' \
+	--data-binary @"$T/big" "http://127.0.0.1:$APORT/v1/attest") || fail "curl big attest"
+expect_error 413 too_large "65536" "70 kB attest body"
 local_api GET "/v1/apps/$app/other"
 expect_error 404 not_found "" "unknown app path"
 for short in /v1/apps /v1/ap /v1 /; do # shorter than the prefix: not read past
@@ -115,8 +129,8 @@ report DANCING
 expect_error 400 invalid_field "state" "a bad state"
 local_api POST /v1/instances "{\"id\":\"$id\",\"token\":\"$tok\",\"app_id\":$app,\"build_id\":$build,\"state\":\"RUNNING\",\"x\":1}"
 expect_status 400 "an unknown field"
-local_api DELETE /v1/instances # only GET and POST reach the API (evhttp refuses the rest)
-expect_status 501 "DELETE on /v1/instances"
+local_api DELETE /v1/instances # only GET and POST; the rest is a JSON 405 (was evhttp's 501)
+expect_error 405 method_not_allowed "" "DELETE on /v1/instances"
 
 report RUNNING
 expect_status 200 "report RUNNING"
@@ -167,4 +181,22 @@ for _ in $(seq 1 40); do
 	sleep 0.2
 done
 [ "$(jget "$OUT" apps.0.state)" = RUNNING ] || fail "RUNNING after an agent restart: $(cat "$OUT")"
+
+# DESIGN's invocation has no --cacert: the agent then takes CCM_CACERT, and
+# without it the system store, which does not trust ccmd's own CA: one
+# line naming --cacert, exit 1 with --once (it was a usage error, exit 2).
+api POST $A/join-tokens '{"name":"nocacert","uses":2}'
+jt2=$(jget "$OUT" token)
+P2=$(free_port)
+set +e
+msg=$(env -u CCM_CACERT "$CCM_BIN/ccm-agent" --manager "https://127.0.0.1:$PORT" --join-token "$jt2" \
+	--listen "127.0.0.1:$P2" --data "$T/agent2" --once 2>&1)
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "no --cacert, no CCM_CACERT: exit $rc, want 1: $msg"
+case "$msg" in *"not trusted"*"--cacert"*) ;; *) fail "no --cacert: message: $msg" ;; esac
+CCM_CACERT="$DATA/ca.pem" "$CCM_BIN/ccm-agent" --manager "https://127.0.0.1:$PORT" \
+	--join-token "$jt2" --listen "127.0.0.1:$P2" --data "$T/agent2" --once >"$T/once.json" \
+	2>>"$T/agent.log" || fail "ccm-agent with CCM_CACERT and no --cacert did not enroll"
+[ "$(jget "$T/once.json" enrolled)" = true ] || fail "CCM_CACERT enrollment: $(cat "$T/once.json")"
 echo ok

@@ -62,6 +62,19 @@ row GET "/v1/accounts/$acc" '{"x":1}' 400 unexpected_body "takes no body"
 row PATCH /v1/accounts '{}' 405 method_not_allowed "not allowed"
 row GET /v1/nothing "" 404 not_found "no such route"
 row GET "/v1/accounts/01" "" 404 not_found "no such route"
+# Methods the API does not use answer in the JSON format too (they were
+# evhttp's HTML 501), with the Allow header of the path.
+row PUT /v1/accounts '{}' 405 method_not_allowed "allowed: GET, POST"
+row OPTIONS "/v1/accounts/$acc" "" 405 method_not_allowed "allowed: GET, PATCH, DELETE"
+row TRACE /v1/sys/version "" 405 method_not_allowed "allowed: GET"
+row PUT /v1/nothing '{}' 404 not_found "no such route"
+hdr=$(curl -sS -o /dev/null -D - --cacert "$DATA/ca.pem" -X PUT "$URL/v1/accounts")
+case "$hdr" in *"Allow: GET, POST"*) ;; *) fail "405 without Allow header: $hdr" ;; esac
+# A reply to HEAD has no body (evhttp would send one).
+raw=$(printf 'HEAD /v1/sys/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+	timeout 10 openssl s_client -quiet -connect "127.0.0.1:$PORT" 2>/dev/null | tr -d '\r')
+case "$raw" in "HTTP/1.1 405"*"Allow: GET"*) ;; *) fail "HEAD: $raw" ;; esac
+[ -z "$(printf '%s\n' "$raw" | awk 'b {print} /^$/ {b = 1}')" ] || fail "HEAD reply has a body: $raw"
 
 # Oversized bodies: over the route's limit (64 KiB) and over the default (1 MiB).
 long 70000 x >"$T/big"

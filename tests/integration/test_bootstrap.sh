@@ -98,6 +98,18 @@ api POST /v1/sys/signup '{"email":"self@example.org","password":"other-password-
 expect_error 409 conflict
 api POST /v1/sys/signup '{"email":"weak@example.org","password":"12345678","is_admin":true}'
 expect_error 400 unknown_field "is_admin"
+# The same through the client command (DESIGN: sign up / log in).
+printf 'cli-password-1\n' >"$T/cli.pw"
+"$CCM_BIN/ccm" signup --email cli@example.org --name Cli --password-file "$T/cli.pw" --json \
+	>"$T/su.json" || fail "ccm signup"
+[ "$(jget "$T/su.json" email)" = cli@example.org ] || fail "ccm signup: $(cat "$T/su.json")"
+"$CCM_BIN/ccm" login --email cli@example.org --password-file "$T/cli.pw" >/dev/null ||
+	fail "login after ccm signup"
+set +e
+"$CCM_BIN/ccm" signup --email cli@example.org --password-file "$T/cli.pw" >/dev/null 2>"$T/su.err"
+rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q conflict "$T/su.err" || fail "ccm signup twice: exit $rc $(cat "$T/su.err")"
 self=$(login self@example.org self-password-1)
 api GET /v1/users "" "$self"
 expect_error 403 forbidden "administrator"

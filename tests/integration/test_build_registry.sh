@@ -280,11 +280,14 @@ offline "$APP" "$REG/test/busybox:1" off1.json off1
 	fail "offline digest $(jget "$T/off1.json" digest) != build's $DIG"
 
 # ---- 2. unknown tag ------------------------------------------------------
-"$CCM" build create --app "$APP" --input-tag nosuchtag --wait >/dev/null 2>"$T/e" &&
+"$CCM" build create --app "$APP" --input-tag nosuchtag --wait --json >"$T/fj" 2>"$T/e" &&
 	fail "a build of an unknown tag succeeded"
 B=$(build_id "$APP")
 R="manifest $REG/test/busybox:nosuchtag: HTTP 404 MANIFEST_UNKNOWN: manifest unknown"
 [ "$(tail -1 "$T/e")" = "ccm: build failed: $R" ] || fail "unknown tag, CLI said: $(cat "$T/e")"
+# Exit 1, and --json still prints the one object: the FAILED build.
+[ "$(jget "$T/fj" conversion.status)" = FAILED ] && [ "$(jget "$T/fj" id)" = "$B" ] ||
+	fail "build create --wait --json on failure printed: $(cat "$T/fj")"
 expect_failed "$B" "$("$PY" -c 'import re,sys; print(re.escape(sys.argv[1]))' "$R")"
 
 # ---- 3. registry killed in the middle of a blob upload, then a retry -------

@@ -60,6 +60,20 @@ tid=$(jget "$T/tok" id)
 CCM_TOKEN=$tok ccm account show "$acc" --json >"$T/s"
 [ "$(jget "$T/s" role)" = WRITER ] || fail "CCM_TOKEN"
 ccm token list "$acc" | grep -q "name=deploy" || fail "token list"
+# An account MANAGER (not an administrator) reads its account's audit
+# entries: `audit list --account` mirrors GET /v1/accounts/{id}/audit.
+ccm token create "$acc" --name auditor --role MANAGER --expires 600 --json >"$T/mtok"
+CCM_TOKEN=$(jget "$T/mtok" token) ccm audit list --account "$acc" --limit 1000 --json >"$T/al" ||
+	fail "audit list --account as the account's MANAGER"
+"$PY" - "$T/al" "$acc" <<'PY' || fail "audit list --account: $(cat "$T/al")"
+import json, sys
+items = json.load(open(sys.argv[1]))["items"]
+assert items and all(i["account_id"] == int(sys.argv[2]) for i in items), items
+PY
+set +e
+CCM_TOKEN=$(jget "$T/mtok" token) ccm audit list >/dev/null 2>"$T/e"; rc=$?
+set -e
+[ $rc = 1 ] && grep -q forbidden "$T/e" || fail "whole audit log as a MANAGER: rc $rc"
 ccm token revoke "$acc" "$tid" --json >/dev/null
 set +e
 CCM_TOKEN=$tok ccm account show "$acc" >/dev/null 2>"$T/e"; rc=$?

@@ -80,6 +80,12 @@ cert=$(jget "$T/cl" items.0.id)
 [ "$(jget "$T/cl" items.0.kind)" = node ] || fail "cert list"
 ccm cert revoke "$cert" --reason test --json >"$T/cr"
 [ "$(jget "$T/cr" state)" = REVOKED ] || fail "cert revoke"
+# GET /v1/accounts/{id}/crl.pem has its client command too: the CRL lists it.
+serial=$(jget "$T/cl" items.0.serial | tr a-f A-F)
+ccm account crl "$acc" --output "$T/crl.pem"
+openssl crl -in "$T/crl.pem" -noout -text | grep -q "Serial Number: $serial" ||
+	fail "account crl does not list $serial"
+ccm account crl "$acc" | openssl crl -noout || fail "account crl on stdout"
 ccm node deactivate "$node" --reason gone --json >"$T/nd"
 [ "$(jget "$T/nd" state)" = DEACTIVATED ] || fail "node deactivate"
 # Usage errors exit 2, refusals 1.
@@ -89,6 +95,12 @@ rc=$?
 [ $rc = 2 ] && grep -q -- "--account" "$T/e" || fail "missing account: rc $rc"
 ccm app show x >/dev/null 2>&1
 [ $? = 2 ] || fail "bad id"
+ccm account crl 999999 >/dev/null 2>&1
+[ $? = 2 ] || fail "account crl of a missing account"
+# An unknown option is named as such, not as a missing --reason.
+ccm task deny 1 --bogus >/dev/null 2>"$T/e"
+rc=$?
+[ $rc = 2 ] && grep -q "unknown option '--bogus'" "$T/e" || fail "task deny --bogus: rc $rc $(cat "$T/e")"
 CCM_TOKEN=ccm_s_bogus ccm app list >/dev/null 2>&1
 [ $? = 1 ] || fail "bad token not exit 1"
 ccm attest report --sigstruct "$T/s1.sig" >/dev/null 2>&1
