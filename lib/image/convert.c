@@ -228,7 +228,7 @@ static ccm_code conv_rw_view(struct conv *c, struct ccm_error *err)
 {
 	const char *all[3 + CCM_IMAGE_MAX_LIST + IMAGE_MAX_VOLUMES], *k;
 	json_t *vols = json_array(), *v;
-	size_t n = 0;
+	size_t n = 0, m = 0;
 	ccm_code rc = CCM_OK;
 
 	for (size_t i = 0; i < sizeof(default_rw) / sizeof(default_rw[0]); i++)
@@ -253,13 +253,13 @@ static ccm_code conv_rw_view(struct conv *c, struct ccm_error *err)
 			}
 		}
 	qsort(all, n, sizeof(all[0]), conv_strcmp);
+	for (size_t i = 0; i < n; i++) /* once each */
+		if (m == 0 || strcmp(all[i], all[m - 1]) != 0)
+			all[m++] = all[i];
 	c->rw = json_array();
-	for (size_t i = 0; i < n; i++)
-		if (i == 0 || strcmp(all[i], all[i - 1]) != 0)
-			json_array_append_new(c->rw, json_string(all[i]));
-	n = 0;
-	json_array_foreach(c->rw, n, v) all[n] = json_string_value(v);
-	rc = ccm_image_fs_new(&c->fs, all, json_array_size(c->rw), err);
+	for (size_t i = 0; i < m; i++)
+		json_array_append_new(c->rw, json_string(all[i]));
+	rc = ccm_image_fs_new(&c->fs, all, m, err);
 out:
 	json_decref(vols);
 	return rc;

@@ -476,24 +476,34 @@ ccm_code ccm_image_fs_walk_links(const struct ccm_image_fs *fs, ccm_image_fs_lin
 	return walk_run(fs, &v, err);
 }
 
-bool ccm_image_fs_exists(const struct ccm_image_fs *fs, const char *path)
-{
-	struct walk_path *p = malloc(sizeof(*p));
-	bool found = false;
-
-	if (p != NULL && walk_split(path, p, NULL) == CCM_OK)
-		found = p->n > 0 && walk_lookup(fs, p) != NULL;
-	free(p);
-	return found;
-}
-
-bool ccm_image_fs_is_dir(const struct ccm_image_fs *fs, const char *path)
+/* The node at path, or NULL; *depth its number of components (0: the
+ * root). */
+static const struct fs_node *walk_path_node(const struct ccm_image_fs *fs, const char *path,
+                                            size_t *depth)
 {
 	struct walk_path *p = malloc(sizeof(*p));
 	const struct fs_node *n = NULL;
 
-	if (p != NULL && walk_split(path, p, NULL) == CCM_OK)
+	*depth = 0;
+	if (p != NULL && walk_split(path, p, NULL) == CCM_OK) {
 		n = walk_lookup(fs, p);
+		*depth = p->n;
+	}
 	free(p);
+	return n;
+}
+
+bool ccm_image_fs_exists(const struct ccm_image_fs *fs, const char *path)
+{
+	size_t depth;
+
+	return walk_path_node(fs, path, &depth) != NULL && depth > 0;
+}
+
+bool ccm_image_fs_is_dir(const struct ccm_image_fs *fs, const char *path)
+{
+	size_t depth;
+	const struct fs_node *n = walk_path_node(fs, path, &depth);
+
 	return n != NULL && n->type == N_DIR;
 }

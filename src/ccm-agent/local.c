@@ -313,7 +313,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 	/* evhttp's own cap is twice this, so a body in between gets JSON. */
 	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > AGENT_MAX_BODY) {
-		reply_error(req, 413, "too_large", "request body over the 65536-byte limit");
+		char msg[64];
+		snprintf(msg, sizeof(msg), "request body over the %d-byte limit", AGENT_MAX_BODY);
+		reply_error(req, 413, "too_large", msg);
 		return;
 	}
 	if (path != NULL && strcmp(path, "/v1/version") == 0) {

@@ -206,6 +206,9 @@ extern const struct route route_table[];
  * method. */
 const struct route *route_match(const char *method, const char *path, struct req *r,
                                 bool *path_only);
+/* The methods of every row whose template matches path, "GET, POST"
+ * (for an Allow header); its length, 0 when none. */
+size_t route_allowed(const char *path, char *out, size_t size);
 /* The row of exactly this method and path template, or NULL. */
 const struct route *route_find(const char *method, const char *path);
 json_t *route_openapi(void);

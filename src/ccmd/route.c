@@ -406,6 +406,25 @@ const struct route *route_match(const char *method, const char *path, struct req
 	return NULL;
 }
 
+size_t route_allowed(const char *path, char *out, size_t size)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (const struct route *rt = route_table; rt->method; rt++) {
+		int n;
+		if (!route_path(rt->path, path, NULL) || strstr(out, rt->method) != NULL)
+			continue;
+		n = snprintf(out + len, size - len, "%s%s", len ? ", " : "", rt->method);
+		if (n < 0 || (size_t)n >= size - len) {
+			out[len] = '\0'; /* the methods that fit */
+			break;
+		}
+		len += (size_t)n;
+	}
+	return len;
+}
+
 const struct route *route_find(const char *method, const char *path)
 {
 	for (const struct route *rt = route_table; rt->method; rt++)

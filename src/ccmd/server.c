@@ -561,23 +561,12 @@ static void server_call_route(struct req *r, void *arg)
 	r->route->handler(r);
 }
 
-/* 405 with the Allow header RFC 9110 asks for: the methods of the rows
- * whose template matches the path. */
+/* 405 with the Allow header RFC 9110 asks for. */
 static void server_method_not_allowed(struct req *r, const char *path)
 {
-	char allow[64] = "";
-	size_t len = 0;
+	char allow[64];
+	size_t len = route_allowed(path, allow, sizeof(allow));
 
-	for (const struct route *rt = route_table; rt->method; rt++) {
-		bool other;
-		if (route_match(rt->method, path, NULL, &other) != rt || strstr(allow, rt->method))
-			continue;
-		int n = snprintf(allow + len, sizeof(allow) - len, "%s%s", len ? ", " : "",
-		                 rt->method);
-		if (n < 0 || (size_t)n >= sizeof(allow) - len)
-			break;
-		len += (size_t)n;
-	}
 	if (len > 0)
 		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Allow", allow);
 	server_error(r, 405, "method_not_allowed", "method not allowed on this path (allowed: %s)",
